@@ -1,0 +1,84 @@
+/**
+ * Renders the server's #cloud-config from the stack's hub settings. The admin password never appears in it: only a
+ * bcrypt hash, with a salt derived from the password and the stack, so the same inputs give byte-identical
+ * user-data (no spurious server replacement) while different stacks get different hashes.
+ */
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import bcrypt from "bcryptjs";
+import * as yaml from "js-yaml";
+
+export const FIRST_BOOT_SCRIPT = path.join(__dirname, "first-boot.sh");
+
+export interface UserDataArgs {
+  readonly hostname: string;
+  readonly dnsName: string;
+  readonly letsencryptEmail: string;
+  readonly baseUrl: string;
+  readonly authenticator: "firstuse" | "native" | "tmp" | "pam";
+  readonly adminUser: string;
+  /** bcrypt hash (see `adminPasswordHash`) */
+  readonly adminPasswordHash: string;
+  /** persistent data volume, mounted on /srv/jhvm-data with /home and /srv/data inside */
+  readonly dataVolume?: { readonly device: string };
+}
+
+const BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/** bcrypt (cost 12) with a salt derived from the password and a context string (the stack). */
+export function adminPasswordHash(password: string, context: string): string {
+  const digest = crypto.createHmac("sha256", context).update(password).digest();
+  let salt = "";
+  for (let i = 0; i < 22; i++) salt += BCRYPT_ALPHABET[digest[i] % 64];
+  // the 22nd character carries only 2 bits in bcrypt: keep it canonical
+  salt = salt.slice(0, 21) + ".Oeu"[digest[21] % 4];
+  return bcrypt.hashSync(password, `$2b$12$${salt}`);
+}
+
+function shellValue(v: string): string {
+  if (v.includes("'")) throw new Error(`value for the first-boot environment contains a quote: ${v}`);
+  return `'${v}'`;
+}
+
+export function renderUserData(a: UserDataArgs): string {
+  const env = [
+    `ADMIN_USER=${shellValue(a.adminUser)}`,
+    `ADMIN_PASSWORD_HASH=${shellValue(a.adminPasswordHash)}`,
+    `AUTHENTICATOR=${shellValue(a.authenticator)}`,
+    `DNS_NAME=${shellValue(a.dnsName)}`,
+    `LETSENCRYPT_EMAIL=${shellValue(a.letsencryptEmail)}`,
+    `BASE_URL=${shellValue(a.baseUrl)}`,
+  ].join("\n");
+  const config: Record<string, unknown> = {
+    hostname: a.hostname,
+    ...(a.dnsName ? { fqdn: a.dnsName } : {}),
+    preserve_hostname: false,
+    manage_etc_hosts: true,
+    write_files: [
+      { path: "/etc/jupyterhub-vm/first-boot.env", permissions: "0600", owner: "root:root", content: env + "\n" },
+      {
+        path: "/usr/local/sbin/jupyterhub-vm-first-boot",
+        permissions: "0700",
+        owner: "root:root",
+        content: fs.readFileSync(FIRST_BOOT_SCRIPT, "utf8"),
+      },
+    ],
+    runcmd: [["/usr/local/sbin/jupyterhub-vm-first-boot"]],
+  };
+  if (a.dataVolume) {
+    // Formatted only when it has no file system (overwrite: false): an existing volume keeps its data.
+    config.fs_setup = [{ label: "jhvm-data", filesystem: "ext4", device: a.dataVolume.device, overwrite: false }];
+    config.mounts = [["LABEL=jhvm-data", "/srv/jhvm-data", "ext4", "defaults,nofail,x-systemd.device-timeout=60", "0", "2"]];
+    config.bootcmd = [["mkdir", "-p", "/srv/jhvm-data"]];
+    (config.runcmd as unknown[]).unshift([
+      "sh",
+      "-c",
+      "set -e; mountpoint -q /srv/jhvm-data; for d in home data; do mkdir -p /srv/jhvm-data/$d; done; " +
+        "[ -z \"$(ls -A /srv/jhvm-data/home)\" ] && cp -a /home/. /srv/jhvm-data/home/ || true; " +
+        "mkdir -p /srv/data; mount --bind /srv/jhvm-data/home /home; mount --bind /srv/jhvm-data/data /srv/data; " +
+        "grep -q jhvm-data/home /etc/fstab || printf '/srv/jhvm-data/home /home none bind,nofail 0 0\\n/srv/jhvm-data/data /srv/data none bind,nofail 0 0\\n' >> /etc/fstab",
+    ]);
+  }
+  return "#cloud-config\n" + yaml.dump(config, { lineWidth: -1, noRefs: true });
+}

@@ -1,0 +1,100 @@
+/**
+ * Stage 2: the base box. Packer installs the OS from the verified ISO with the chosen builder and the OS variable
+ * file `packer/os/<os>.pkrvars.hcl` (driver: drivers/base-box.ts). The trigger covers exactly what shapes the
+ * artifact: the Packer templates, the OS variable file and install seed files, the build variables that end up in
+ * the image, and the ISO's checksum. Memory, CPUs, accelerator and headless only change how fast it builds.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { Builder, OsName } from "../config/schema";
+import { REPO_ROOT, contentHash, hashPaths, parseStageStdout, stageCommand } from "./stage";
+
+/** Variables that change the base image's content. */
+export interface BaseBoxImageVars {
+  readonly diskSizeGb: number;
+  readonly locale: string;
+  readonly timezone: string;
+  readonly keyboard: string;
+  readonly mirror: string;
+  readonly httpProxy: string;
+  readonly httpsProxy: string;
+  readonly noProxy: string;
+}
+
+/** Variables that only change how the build runs. */
+export interface BaseBoxRunVars {
+  readonly memoryMb: number;
+  readonly cpus: number;
+  readonly headless: boolean;
+  readonly accelerator: string;
+}
+
+export interface BaseBoxArgs {
+  readonly os: OsName;
+  readonly builder: Builder;
+  readonly iso: { readonly path: pulumi.Input<string>; readonly sha256: pulumi.Input<string> };
+  readonly imageVars: BaseBoxImageVars;
+  readonly runVars: BaseBoxRunVars;
+  readonly buildDir: string;
+  readonly cacheDir: string;
+  readonly keepCache: boolean;
+}
+
+/** Files whose content shapes the base box, relative to the repository root. */
+export function baseBoxFiles(osName: OsName): string[] {
+  const family = osName.split("-")[0];
+  const dir = path.join(REPO_ROOT, "packer");
+  const templates = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(".pkr.hcl")) : [];
+  return [...templates.map((f) => `packer/${f}`), `packer/os/${osName}.pkrvars.hcl`, `packer/http/${family}`];
+}
+
+/** The base box's content key (also its trigger). */
+export function baseBoxKey(args: Pick<BaseBoxArgs, "os" | "builder" | "imageVars">, isoSha256: string): string {
+  return contentHash({
+    stage: "base-box",
+    v: 1,
+    files: hashPaths(REPO_ROOT, baseBoxFiles(args.os)),
+    os: args.os,
+    builder: args.builder,
+    vars: args.imageVars,
+    iso: isoSha256,
+  });
+}
+
+export class BaseBox extends pulumi.ComponentResource {
+  /** qcow2 (qemu) or .box (virtualbox) */
+  public readonly artifactPath: pulumi.Output<string>;
+  public readonly sha256: pulumi.Output<string>;
+  public readonly format: pulumi.Output<string>;
+  public readonly key: pulumi.Output<string>;
+
+  constructor(name: string, args: BaseBoxArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("jupyterhub-vm:build:BaseBox", name, {}, opts);
+    this.key = pulumi.output(args.iso.sha256).apply((sha) => baseBoxKey(args, sha));
+    const cmd = stageCommand(
+      `${name}-packer`,
+      {
+        stage: "base-box",
+        key: this.key,
+        settings: pulumi.all([args.iso.path, args.iso.sha256]).apply(([isoPath, isoSha256]) => ({
+          os: args.os,
+          builder: args.builder,
+          isoPath,
+          isoSha256,
+          imageVars: args.imageVars,
+          runVars: args.runVars,
+        })),
+        buildDir: args.buildDir,
+        cacheDir: args.cacheDir,
+        keepCache: args.keepCache,
+      },
+      { parent: this },
+    );
+    const result = cmd.stdout.apply(parseStageStdout);
+    this.artifactPath = result.apply((r) => r.path);
+    this.sha256 = result.apply((r) => r.sha256);
+    this.format = result.apply((r) => String(r.format ?? (args.builder === "qemu" ? "qcow2" : "box")));
+    this.registerOutputs({ artifactPath: this.artifactPath, sha256: this.sha256, format: this.format });
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * Stage 5: the server. A Nova instance booted from the Glance image with cloud-init user-data (cloud-init/render.ts),
+ * a security group (80/443 open, 22 only from the configured CIDRs), a key pair (existing or created from a public
+ * key), an optional floating IP and an optional persistent data volume that outlives the server. Changing the image
+ * replaces the server (never a silent rebuild); the volume is re-attached to the new one.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as openstack from "@pulumi/openstack";
+import { renderUserData, adminPasswordHash } from "../cloud-init/render";
+
+export interface JupyterHubServerArgs {
+  readonly serverName: string;
+  readonly imageId: pulumi.Input<string>;
+  readonly flavor: string;
+  /** empty: no explicit network (the cloud's default) */
+  readonly network: string;
+  readonly floatingIpPool: string;
+  readonly keyPair: string;
+  readonly publicKey: string;
+  readonly sshAllowedCidrs: readonly string[];
+  readonly availabilityZone: string;
+  readonly bootVolumeSizeGb: number;
+  readonly dataVolumeSizeGb: number;
+  readonly keepDataVolume: boolean;
+  readonly hub: {
+    readonly hostname: string;
+    readonly dnsName: string;
+    readonly letsencryptEmail: string;
+    readonly baseUrl: string;
+    readonly authenticator: "firstuse" | "native" | "tmp" | "pam";
+    readonly adminUser: string;
+  };
+  readonly adminPassword: pulumi.Input<string>;
+  /** cloud-init's default user of the OS (for the SSH command output) */
+  readonly sshUser: string;
+  /** salt context for the admin password hash (the stack's name) */
+  readonly hashContext: string;
+}
+
+export class JupyterHubServer extends pulumi.ComponentResource {
+  public readonly serverId: pulumi.Output<string>;
+  public readonly publicIp: pulumi.Output<string>;
+  public readonly hubUrl: pulumi.Output<string>;
+  public readonly sshCommand: pulumi.Output<string>;
+  public readonly volumeId: pulumi.Output<string | undefined>;
+  public readonly userData: pulumi.Output<string>;
+  public readonly securityGroupId: pulumi.Output<string>;
+
+  constructor(name: string, args: JupyterHubServerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("jupyterhub-vm:openstack:JupyterHubServer", name, {}, opts);
+    const child = { parent: this };
+
+    const sg = new openstack.networking.SecGroup(
+      `${name}-secgroup`,
+      { name: `${args.serverName}-web`, description: "JupyterHub: HTTP/HTTPS from anywhere, SSH from listed CIDRs" },
+      child,
+    );
+    const rule = (suffix: string, port: number, cidr: string) =>
+      new openstack.networking.SecGroupRule(
+        `${name}-${suffix}`,
+        {
+          securityGroupId: sg.id,
+          direction: "ingress",
+          ethertype: cidr.includes(":") ? "IPv6" : "IPv4",
+          protocol: "tcp",
+          portRangeMin: port,
+          portRangeMax: port,
+          remoteIpPrefix: cidr,
+        },
+        { parent: sg },
+      );
+    rule("http", 80, "0.0.0.0/0");
+    rule("https", 443, "0.0.0.0/0");
+    args.sshAllowedCidrs.forEach((cidr, i) => rule(`ssh-${i}`, 22, cidr));
+
+    let keyPairName: pulumi.Input<string> | undefined = args.keyPair || undefined;
+    if (!keyPairName && args.publicKey) {
+      const kp = new openstack.compute.Keypair(`${name}-keypair`, { name: `${args.serverName}-key`, publicKey: args.publicKey }, child);
+      keyPairName = kp.name;
+    }
+
+    let volume: openstack.blockstorage.Volume | undefined;
+    if (args.dataVolumeSizeGb > 0) {
+      volume = new openstack.blockstorage.Volume(
+        `${name}-data`,
+        {
+          name: `${args.serverName}-data`,
+          size: args.dataVolumeSizeGb,
+          description: "JupyterHub /home and /srv/data: survives server replacement",
+          availabilityZone: args.availabilityZone || undefined,
+        },
+        { ...child, retainOnDelete: args.keepDataVolume, protect: false },
+      );
+    }
+
+    const passwordHash = pulumi.secret(pulumi.output(args.adminPassword).apply((pw) => adminPasswordHash(pw, args.hashContext)));
+    this.userData = pulumi.secret(
+      pulumi.all([passwordHash, volume ? volume.id : pulumi.output("")]).apply(([hash, volId]) =>
+        renderUserData({
+          ...args.hub,
+          adminPasswordHash: hash,
+          dataVolume: volId ? { device: `/dev/disk/by-id/virtio-${volId.slice(0, 20)}` } : undefined,
+        }),
+      ),
+    );
+
+    const blockDevices =
+      args.bootVolumeSizeGb > 0
+        ? [
+            {
+              uuid: args.imageId,
+              sourceType: "image",
+              destinationType: "volume",
+              volumeSize: args.bootVolumeSizeGb,
+              bootIndex: 0,
+              deleteOnTermination: true,
+            },
+          ]
+        : undefined;
+
+    const server = new openstack.compute.Instance(
+      `${name}-server`,
+      {
+        name: args.serverName,
+        imageId: blockDevices ? undefined : args.imageId,
+        flavorName: args.flavor,
+        keyPair: keyPairName,
+        securityGroups: [sg.name],
+        networks: args.network ? [{ name: args.network }] : undefined,
+        availabilityZone: args.availabilityZone || undefined,
+        blockDevices,
+        userData: this.userData,
+        metadata: { "jupyterhub-vm": "true" },
+      },
+      {
+        ...child,
+        // A new image means a new server: never rebuild in place; the data volume is re-attached.
+        replaceOnChanges: ["imageId", "blockDevices", "userData"],
+        deleteBeforeReplace: true,
+        customTimeouts: { create: "30m", delete: "15m" },
+      },
+    );
+
+    if (volume) {
+      new openstack.compute.VolumeAttach(`${name}-data-attach`, { instanceId: server.id, volumeId: volume.id }, { parent: server });
+    }
+
+    let publicIp: pulumi.Output<string> = server.accessIpV4;
+    if (args.floatingIpPool) {
+      const fip = new openstack.networking.FloatingIp(`${name}-fip`, { pool: args.floatingIpPool, description: `${args.serverName}` }, child);
+      // the server's port on its network, found once the server exists
+      const port = openstack.networking.getPortOutput({ deviceId: server.id }, child);
+      new openstack.networking.FloatingIpAssociate(
+        `${name}-fip-assoc`,
+        { floatingIp: fip.address, portId: port.id },
+        { parent: fip },
+      );
+      publicIp = fip.address;
+    }
+
+    this.serverId = server.id;
+    this.publicIp = publicIp;
+    this.securityGroupId = sg.id;
+    this.volumeId = volume ? volume.id : pulumi.output(undefined);
+    const host = args.hub.dnsName || undefined;
+    const scheme = args.hub.dnsName && args.hub.letsencryptEmail ? "https" : "http";
+    this.hubUrl = publicIp.apply((ip) => `${scheme}://${host ?? ip}${args.hub.baseUrl}`);
+    this.sshCommand = publicIp.apply((ip) => (args.sshAllowedCidrs.length ? `ssh ${args.sshUser}@${ip}` : "(SSH closed: set openstack.sshAllowedCidrs)"));
+    this.registerOutputs({
+      serverId: this.serverId,
+      publicIp: this.publicIp,
+      hubUrl: this.hubUrl,
+      sshCommand: this.sshCommand,
+      volumeId: this.volumeId,
+    });
+  }
+}

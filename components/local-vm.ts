@@ -1,0 +1,65 @@
+/**
+ * Local target: the final image runs as a VM on this machine through Vagrant (libvirt/QEMU on Linux, VirtualBox
+ * where installed) instead of Glance + Nova (driver: drivers/local-vm.ts). The hub is reachable on
+ * http://127.0.0.1:<httpPort>/; an optional host folder is mounted at /srv/data. `pulumi destroy` removes the VM
+ * and its box.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { contentHash, parseStageStdout, stageCommand } from "./stage";
+
+export interface LocalVmArgs {
+  readonly image: { readonly path: pulumi.Input<string>; readonly sha256: pulumi.Input<string>; readonly format: pulumi.Input<string> };
+  readonly provider: "libvirt" | "virtualbox";
+  readonly ip: string;
+  readonly httpPort: number;
+  readonly dataDir: string;
+  readonly memoryMb: number;
+  readonly cpus: number;
+  readonly accelerator: string;
+  readonly name: string;
+  readonly buildDir: string;
+  readonly cacheDir: string;
+}
+
+export class LocalVm extends pulumi.ComponentResource {
+  public readonly hubUrl: pulumi.Output<string>;
+  public readonly vmName: pulumi.Output<string>;
+
+  constructor(name: string, args: LocalVmArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("jupyterhub-vm:local:LocalVm", name, {}, opts);
+    const vm = {
+      provider: args.provider,
+      ip: args.ip,
+      httpPort: args.httpPort,
+      dataDir: args.dataDir,
+      memoryMb: args.memoryMb,
+      cpus: args.cpus,
+      name: args.name,
+    };
+    // Every VM setting replaces the VM (it is cheap to re-create from the box; users' data lives in dataDir).
+    const key = pulumi.output(args.image.sha256).apply((sha) => contentHash({ stage: "local-vm", v: 1, image: sha, vm }));
+    const cmd = stageCommand(
+      `${name}-vagrant`,
+      {
+        stage: "local-vm",
+        key,
+        settings: pulumi.all([args.image.path, args.image.sha256, args.image.format]).apply(([p, sha, format]) => ({
+          imagePath: p,
+          imageSha256: sha,
+          imageFormat: format,
+          accelerator: args.accelerator,
+          ...vm,
+        })),
+        buildDir: args.buildDir,
+        cacheDir: args.cacheDir,
+        // the VM is not a cache entry: delete always removes it
+        keepCache: false,
+      },
+      { parent: this },
+    );
+    const result = cmd.stdout.apply(parseStageStdout);
+    this.hubUrl = result.apply((r) => String(r.hubUrl));
+    this.vmName = result.apply((r) => String(r.vmName));
+    this.registerOutputs({ hubUrl: this.hubUrl, vmName: this.vmName });
+  }
+}

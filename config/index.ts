@@ -1,0 +1,374 @@
+/**
+ * Reads the stack configuration once, validates all of it against `config/schema.ts`, and returns a typed object.
+ * Every problem is collected; if there is any, one `ConfigError` lists them all, each naming the key, the bad value
+ * and how to fix it. Nothing else in the program reads Pulumi config.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as runtimeConfigModule from "@pulumi/pulumi/runtime/config";
+
+// `isConfigSecret` is exported by the runtime but missing from its type declarations.
+const runtimeConfig = runtimeConfigModule as typeof runtimeConfigModule & { isConfigSecret(key: string): boolean };
+import {
+  Builder,
+  DiskFormat,
+  KeySpec,
+  OsName,
+  PROJECT,
+  SCHEMA,
+  Target,
+  fullKey,
+} from "./schema";
+import { osDefaults } from "./os-defaults";
+
+export { PROJECT, SCHEMA } from "./schema";
+
+export interface ImageConfig {
+  readonly source: "iso" | "file";
+  readonly file: string;
+  readonly os: OsName;
+  readonly builder: Builder;
+  readonly isoUrl: string;
+  readonly isoSha256: string;
+  readonly isoSha256SumsUrl: string;
+  readonly isoLocalPath: string;
+  readonly diskSizeGb: number;
+  readonly memoryMb: number;
+  readonly cpus: number;
+  readonly headless: boolean;
+  readonly accelerator: "kvm" | "tcg" | "hvf" | "whpx" | "none";
+  readonly locale: string;
+  readonly timezone: string;
+  readonly keyboard: string;
+  readonly mirror: string;
+  readonly httpProxy: string;
+  readonly httpsProxy: string;
+  readonly noProxy: string;
+  readonly provisioner: "packer" | "vagrant";
+  readonly exportFormat: DiskFormat;
+  readonly compression: "zlib" | "zstd" | "none";
+}
+
+export interface HubConfig {
+  readonly tljhVersion: string;
+  readonly admins: readonly string[];
+  readonly authenticator: "firstuse" | "native" | "tmp" | "pam";
+  readonly memoryLimit: string;
+  readonly cpuLimit: number;
+  readonly idleCulling: boolean;
+  readonly idleTimeoutSeconds: number;
+  readonly defaultApp: "jupyterlab" | "classic";
+  readonly baseUrl: string;
+  readonly pythonPackages: readonly string[];
+  readonly installR: boolean;
+  readonly rCranPackages: readonly string[];
+  readonly rBioconductorPackages: readonly string[];
+  readonly rGithubPackages: readonly string[];
+  readonly content: string;
+  readonly desktop: boolean;
+  readonly hostname: string;
+  readonly dnsName: string;
+  readonly letsencryptEmail: string;
+}
+
+export interface OpenStackConfig {
+  readonly cloud: string;
+  readonly region: string;
+  readonly flavor: string;
+  readonly network: string;
+  readonly floatingIpPool: string;
+  readonly keyPair: string;
+  readonly publicKey: string;
+  readonly sshAllowedCidrs: readonly string[];
+  readonly availabilityZone: string;
+  readonly imageVisibility: "private" | "shared" | "community" | "public";
+  readonly imageName: string;
+  readonly existingImage: string;
+  readonly minRamMb: number;
+  readonly bootVolumeSizeGb: number;
+  readonly dataVolumeSizeGb: number;
+  readonly keepDataVolume: boolean;
+  readonly serverName: string;
+  readonly waitForHub: boolean;
+  readonly readyTimeoutSeconds: number;
+}
+
+export interface LocalConfig {
+  readonly provider: "libvirt" | "virtualbox";
+  readonly ip: string;
+  readonly httpPort: number;
+  readonly dataDir: string;
+  readonly memoryMb: number;
+  readonly cpus: number;
+}
+
+export interface StackConfig {
+  readonly project: string;
+  readonly stack: string;
+  readonly target: Target;
+  /** absolute */
+  readonly buildDir: string;
+  /** absolute, `~` expanded */
+  readonly cacheDir: string;
+  readonly keepCache: boolean;
+  readonly adminPassword?: pulumi.Output<string>;
+  readonly openstackPassword?: pulumi.Output<string>;
+  readonly image: ImageConfig;
+  readonly hub: HubConfig;
+  readonly openstack: OpenStackConfig;
+  readonly local: LocalConfig;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(
+      `Invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+        problems.map((p) => `  - ${p}`).join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}
+
+const SECTIONS = ["image", "hub", "openstack", "local"] as const;
+
+function show(v: unknown): string {
+  const s = JSON.stringify(v);
+  return s === undefined ? String(v) : s.length > 80 ? s.slice(0, 77) + "..." : s;
+}
+
+function ck(spec: Pick<KeySpec, "section" | "name">): string {
+  return `${PROJECT}:${fullKey(spec)}`;
+}
+
+/** Validates one value against its spec; returns the normalised value or pushes a problem. */
+function checkValue(spec: KeySpec, raw: unknown, problems: string[]): unknown {
+  const t = spec.type;
+  const key = ck(spec);
+  const bad = (why: string, fix: string) => {
+    problems.push(`${key}: ${show(raw)} ${why}; ${fix}`);
+    return undefined;
+  };
+  switch (t.kind) {
+    case "secret":
+      return raw;
+    case "string": {
+      if (typeof raw !== "string") return bad("is not a string", `set a string value`);
+      if (raw === "") return t.allowEmpty ? raw : bad("is empty", `set a value (${spec.doc})`);
+      if (t.pattern && !t.pattern.test(raw)) return bad("is not valid", `use ${t.patternHint}`);
+      return raw;
+    }
+    case "enum":
+      if (typeof raw !== "string" || !t.values.includes(raw))
+        return bad("is not allowed", `use one of: ${t.values.join(", ")}`);
+      return raw;
+    case "bool": {
+      if (typeof raw === "boolean") return raw;
+      if (raw === "true" || raw === "false") return raw === "true";
+      return bad("is not a boolean", "use true or false");
+    }
+    case "int":
+    case "number": {
+      const n = typeof raw === "number" ? raw : typeof raw === "string" && raw.trim() !== "" ? Number(raw) : NaN;
+      if (!Number.isFinite(n)) return bad("is not a number", `use a number from ${t.min} to ${t.max}`);
+      if (t.kind === "int" && !Number.isInteger(n)) return bad("is not a whole number", `use a whole number from ${t.min} to ${t.max}`);
+      if (n < t.min || n > t.max) return bad("is out of range", `use a number from ${t.min} to ${t.max}`);
+      return n;
+    }
+    case "stringList": {
+      if (!Array.isArray(raw)) return bad("is not a list", "use a YAML list of strings");
+      const items: string[] = [];
+      raw.forEach((item, i) => {
+        if (typeof item !== "string") {
+          problems.push(`${key}[${i}]: ${show(item)} is not a string; use a string`);
+        } else if (t.pattern && !t.pattern.test(item)) {
+          problems.push(`${key}[${i}]: ${show(item)} is not valid; use ${t.patternHint}`);
+        } else items.push(item);
+      });
+      if (t.minItems !== undefined && raw.length < t.minItems)
+        problems.push(`${key}: ${show(raw)} has fewer than ${t.minItems} item(s); list at least ${t.minItems}`);
+      return items;
+    }
+    case "intList": {
+      if (!Array.isArray(raw)) return bad("is not a list", "use a YAML list of numbers");
+      return raw;
+    }
+  }
+}
+
+/** The closest known key, for "did you mean" hints. */
+function suggest(name: string, known: readonly string[]): string {
+  const dist = (a: string, b: string): number => {
+    const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
+    for (let j = 1; j <= b.length; j++) d[0][j] = j;
+    for (let i = 1; i <= a.length; i++)
+      for (let j = 1; j <= b.length; j++)
+        d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    return d[a.length][b.length];
+  };
+  const best = [...known].sort((x, y) => dist(name.toLowerCase(), x.toLowerCase()) - dist(name.toLowerCase(), y.toLowerCase()))[0];
+  return best && dist(name.toLowerCase(), best.toLowerCase()) <= Math.max(3, name.length / 3) ? `did you mean "${best}"?` : `known keys: ${known.join(", ")}`;
+}
+
+function expandHome(p: string): string {
+  return p === "~" ? os.homedir() : p.startsWith("~/") ? path.join(os.homedir(), p.slice(2)) : p;
+}
+
+export interface LoadOptions {
+  /** project directory: relative paths in the config are resolved from here (default: cwd) */
+  readonly projectDir?: string;
+}
+
+/**
+ * Reads and validates the whole stack config. Throws `ConfigError` listing every problem.
+ */
+export function loadConfig(opts: LoadOptions = {}): StackConfig {
+  const projectDir = opts.projectDir ?? process.cwd();
+  const cfg = new pulumi.Config(PROJECT);
+  const problems: string[] = [];
+  const values: Record<string, Record<string, unknown>> = { "": {}, image: {}, hub: {}, openstack: {}, local: {} };
+
+  // Unknown keys in our namespace (typos must not be silently ignored).
+  const topNames = SCHEMA.filter((s) => s.section === "").map((s) => s.name);
+  const allowedTop = [...topNames, ...SECTIONS];
+  for (const k of Object.keys(runtimeConfig.allConfig())) {
+    if (!k.startsWith(PROJECT + ":")) continue;
+    const name = k.slice(PROJECT.length + 1);
+    if (!allowedTop.includes(name)) problems.push(`${k}: unknown key; ${suggest(name, allowedTop)}`);
+  }
+
+  // Sections: one structured value each.
+  const raw: Record<string, Record<string, unknown>> = { "": {} };
+  for (const section of SECTIONS) {
+    let obj: unknown;
+    try {
+      obj = cfg.getObject<unknown>(section);
+    } catch (e) {
+      problems.push(`${PROJECT}:${section}: is not valid YAML/JSON (${(e as Error).message}); write it as a mapping`);
+      obj = undefined;
+    }
+    if (obj === undefined || obj === null) obj = {};
+    if (typeof obj !== "object" || Array.isArray(obj)) {
+      problems.push(`${PROJECT}:${section}: ${show(obj)} is not a mapping; write it as \`${section}:\` with keys below`);
+      obj = {};
+    }
+    raw[section] = obj as Record<string, unknown>;
+    const known = SCHEMA.filter((s) => s.section === section).map((s) => s.name);
+    for (const k of Object.keys(raw[section]))
+      if (!known.includes(k)) problems.push(`${PROJECT}:${section}.${k}: unknown key; ${suggest(k, known)}`);
+  }
+
+  let adminPassword: pulumi.Output<string> | undefined;
+  let openstackPassword: pulumi.Output<string> | undefined;
+  for (const spec of SCHEMA) {
+    if (spec.type.kind === "secret") {
+      const full = `${PROJECT}:${spec.name}`;
+      const plain = cfg.get(spec.name);
+      if (plain === undefined) continue;
+      if (!runtimeConfig.isConfigSecret(full)) {
+        problems.push(
+          `${full}: is stored in plain text; set it as a secret: \`pulumi config set --secret ${spec.name}\` (and rotate it: it was in your stack file)`,
+        );
+        continue;
+      }
+      if (spec.name === "adminPassword" && plain.length < 12)
+        problems.push(`${full}: (secret) is shorter than 12 characters; choose a longer password`);
+      if (plain === "") problems.push(`${full}: (secret) is empty; set a value or remove the key`);
+      const secret = cfg.requireSecret(spec.name);
+      if (spec.name === "adminPassword") adminPassword = secret;
+      else openstackPassword = secret;
+      continue;
+    }
+    const source = spec.section === "" ? undefined : raw[spec.section];
+    const given = spec.section === "" ? cfg.get(spec.name) : source?.[spec.name];
+    const value = given === undefined ? spec.default : checkValue(spec, given, problems);
+    values[spec.section][spec.name] = value;
+  }
+
+  const top = values[""];
+  const image = values.image as unknown as ImageConfig;
+  const hub = values.hub as unknown as HubConfig;
+  const ostack = values.openstack as unknown as OpenStackConfig;
+  const local = values.local as unknown as LocalConfig;
+  const target = top.target as Target;
+
+  // ------------------------------------------------------------------ cross-key rules
+  if (target === "openstack") {
+    if (!ostack.cloud)
+      problems.push(`${PROJECT}:openstack.cloud: is empty but target is openstack; set the cloud name from your clouds.yaml`);
+    if (!ostack.flavor)
+      problems.push(`${PROJECT}:openstack.flavor: is empty but target is openstack; set a flavor name (\`openstack flavor list\`)`);
+    if (!adminPassword && cfg.get("adminPassword") === undefined)
+      problems.push(
+        `${PROJECT}:adminPassword: is not set but target is openstack; run \`pulumi config set --secret adminPassword\``,
+      );
+  }
+  if (target === "local" && ostack.existingImage)
+    problems.push(
+      `${PROJECT}:openstack.existingImage: ${show(ostack.existingImage)} is a Glance image but target is local; remove it or use target openstack`,
+    );
+  if (image.source === "file") {
+    if (!image.file)
+      problems.push(`${PROJECT}:image.file: is empty but image.source is file; set the path of the image file to deploy`);
+    else {
+      const p = path.resolve(projectDir, expandHome(image.file));
+      if (!fs.existsSync(p) || !fs.statSync(p).isFile())
+        problems.push(`${PROJECT}:image.file: ${show(image.file)} does not exist; give the path of an existing image file`);
+      else if (!/\.(qcow2|img|raw|vmdk)$/i.test(p))
+        problems.push(`${PROJECT}:image.file: ${show(image.file)} has an unknown extension; use a .qcow2, .raw/.img or .vmdk file`);
+    }
+  } else if (image.file) {
+    problems.push(`${PROJECT}:image.file: ${show(image.file)} is set but image.source is iso; set image.source: file or remove image.file`);
+  }
+  if (hub.letsencryptEmail && !hub.dnsName)
+    problems.push(`${PROJECT}:hub.letsencryptEmail: ${show(hub.letsencryptEmail)} needs hub.dnsName; set hub.dnsName or remove the e-mail`);
+  if (ostack.keyPair && ostack.publicKey)
+    problems.push(`${PROJECT}:openstack.publicKey: is set together with openstack.keyPair; use one of them`);
+  if (image.builder === "virtualbox" && image.provisioner === "packer" && image.source === "iso")
+    problems.push(
+      `${PROJECT}:image.provisioner: "packer" starts from a qcow2 base image, but image.builder virtualbox makes a Vagrant box; use provisioner vagrant or builder qemu`,
+    );
+  if (target === "local" && local.provider === "libvirt" && image.exportFormat !== "qcow2" && image.source === "iso")
+    problems.push(`${PROJECT}:image.exportFormat: ${show(image.exportFormat)} cannot run under local.provider libvirt; use qcow2`);
+
+  // ISO: URL and checksum from the config, else from the OS variable file.
+  let isoUrl = image.isoUrl;
+  let isoSha256 = image.isoSha256;
+  if (image.source === "iso" && !problems.some((p) => p.includes(":image.os:"))) {
+    const d = osDefaults(image.os);
+    if (!isoUrl) isoUrl = d.isoUrl ?? "";
+    if (!image.isoUrl && !isoSha256) isoSha256 = d.isoSha256 ?? "";
+    if (!isoUrl)
+      problems.push(`${PROJECT}:image.isoUrl: is empty and packer/os/${image.os}.pkrvars.hcl pins none; set image.isoUrl`);
+    if (image.isoUrl && !image.isoSha256 && !image.isoSha256SumsUrl)
+      problems.push(
+        `${PROJECT}:image.isoSha256: is empty for a custom image.isoUrl; set image.isoSha256 or image.isoSha256SumsUrl (an ISO is never used unverified)`,
+      );
+    if (!isoSha256 && !image.isoSha256SumsUrl && !image.isoUrl)
+      problems.push(`${PROJECT}:image.isoSha256: packer/os/${image.os}.pkrvars.hcl pins no checksum; set image.isoSha256`);
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    project: pulumi.getProject(),
+    stack: pulumi.getStack(),
+    target,
+    buildDir: path.resolve(projectDir, expandHome(top.buildDir as string)),
+    cacheDir: path.resolve(projectDir, expandHome(top.cacheDir as string)),
+    keepCache: top.keepCache as boolean,
+    adminPassword,
+    openstackPassword,
+    image: {
+      ...image,
+      isoUrl,
+      isoSha256,
+      file: image.file ? path.resolve(projectDir, expandHome(image.file)) : "",
+      isoLocalPath: image.isoLocalPath ? path.resolve(projectDir, expandHome(image.isoLocalPath)) : "",
+    },
+    hub,
+    openstack: ostack,
+    local: { ...local, dataDir: local.dataDir ? path.resolve(projectDir, expandHome(local.dataDir)) : "" },
+  };
+}

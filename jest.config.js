@@ -1,0 +1,20 @@
+/**
+ * Test projects:
+ * - unit: the Pulumi program under mocks, config validation, user-data, drivers with fake tools (seconds).
+ * - tools: real tools on the repo's files: packer validate/fmt, ansible-lint, cloud-init schema, hygiene check.
+ * - e2e: the real Pulumi engine against the test OpenStack on 127.0.0.1 (tests/lab).
+ * `npm test` runs all of them; each project can run alone with `npx jest --selectProjects <name>`.
+ */
+const tsJest = { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.json", diagnostics: { warnOnly: false } }] };
+module.exports = {
+  projects: [
+    { displayName: "unit", testEnvironment: "node", transform: tsJest, testMatch: ["<rootDir>/tests/unit/**/*.test.ts"] },
+    {
+      displayName: "tools",
+      testEnvironment: "node",
+      transform: tsJest,
+      testMatch: ["<rootDir>/tests/{packer,ansible,cloud-init,images}/**/*.test.ts"],
+    },
+    { displayName: "e2e", testEnvironment: "node", transform: tsJest, testMatch: ["<rootDir>/tests/e2e/**/*.test.ts"] },
+  ],
+};

@@ -1,0 +1,259 @@
+/**
+ * The pipeline: ISO → base box → final image → Glance image → server (or → local VM), wired from the validated
+ * stack config. Components receive typed arguments; only this file maps config keys onto them.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as openstack from "@pulumi/openstack";
+import { StackConfig } from "./config";
+import { IsoImage } from "./components/iso-image";
+import { BaseBox } from "./components/base-box";
+import { FinalImage } from "./components/final-image";
+import { GlanceImage } from "./components/glance-image";
+import { JupyterHubServer } from "./components/jupyterhub-server";
+import { LocalVm } from "./components/local-vm";
+import { fileSha256Cached } from "./components/file-hash";
+
+export interface Artifact {
+  readonly path: pulumi.Input<string>;
+  readonly sha256: pulumi.Input<string>;
+  readonly format: pulumi.Input<string>;
+}
+
+export interface PipelineOutputs {
+  readonly target: string;
+  readonly imagePath?: pulumi.Output<string>;
+  readonly imageSha256?: pulumi.Output<string>;
+  readonly imageId?: pulumi.Output<string>;
+  readonly imageName?: pulumi.Output<string>;
+  readonly hubUrl?: pulumi.Output<string>;
+  readonly publicIp?: pulumi.Output<string>;
+  readonly sshCommand?: pulumi.Output<string>;
+  readonly volumeId?: pulumi.Output<string | undefined>;
+  readonly userData?: pulumi.Output<string>;
+}
+
+/** The variables the Ansible playbook receives (ansible/README.md documents each). */
+export function ansibleVars(cfg: StackConfig): Record<string, unknown> {
+  const { image, hub } = cfg;
+  return {
+    system_locale: image.locale,
+    system_timezone: image.timezone,
+    system_keyboard_layout: image.keyboard,
+    system_hostname: hub.hostname,
+    system_http_proxy: image.httpProxy,
+    system_https_proxy: image.httpsProxy,
+    system_no_proxy: image.noProxy,
+    tljh_version: hub.tljhVersion,
+    tljh_admin_users: [...hub.admins],
+    tljh_authenticator: hub.authenticator,
+    tljh_memory_limit: hub.memoryLimit,
+    tljh_cpu_limit: hub.cpuLimit,
+    tljh_idle_culler_enabled: hub.idleCulling,
+    tljh_idle_culler_timeout: hub.idleTimeoutSeconds,
+    tljh_default_app: hub.defaultApp,
+    tljh_base_url: hub.baseUrl,
+    python_packages: [...hub.pythonPackages],
+    r_install: hub.installR,
+    r_cran_packages: [...hub.rCranPackages],
+    r_bioconductor_packages: [...hub.rBioconductorPackages],
+    r_github_packages: [...hub.rGithubPackages],
+    content_source: hub.content,
+    desktop_enabled: hub.desktop,
+  };
+}
+
+const OS_INFO: Record<string, { distro: string; version: string; sshUser: string }> = {
+  "ubuntu-22.04": { distro: "ubuntu", version: "22.04", sshUser: "ubuntu" },
+  "ubuntu-24.04": { distro: "ubuntu", version: "24.04", sshUser: "ubuntu" },
+  "debian-12": { distro: "debian", version: "12", sshUser: "debian" },
+};
+
+function formatOf(file: string): string {
+  const ext = path.extname(file).toLowerCase();
+  return ext === ".vmdk" ? "vmdk" : ext === ".qcow2" ? "qcow2" : "raw";
+}
+
+/** Builds the image from the ISO, or takes the given file. Undefined when an existing Glance image is used. */
+export function buildImage(cfg: StackConfig, opts: pulumi.ComponentResourceOptions = {}): Artifact | undefined {
+  const { image } = cfg;
+  if (cfg.target === "openstack" && cfg.openstack.existingImage) return undefined;
+  const common = { buildDir: cfg.buildDir, cacheDir: cfg.cacheDir, keepCache: cfg.keepCache };
+  if (image.source === "file") {
+    return { path: image.file, sha256: fileSha256Cached(image.file, cfg.cacheDir), format: formatOf(image.file) };
+  }
+  const iso = new IsoImage(
+    "iso",
+    { url: image.isoUrl, sha256: image.isoSha256, sha256SumsUrl: image.isoSha256SumsUrl, localPath: image.isoLocalPath, ...common },
+    opts,
+  );
+  const base = new BaseBox(
+    "base",
+    {
+      os: image.os,
+      builder: image.builder,
+      iso: { path: iso.path, sha256: iso.sha256 },
+      imageVars: {
+        diskSizeGb: image.diskSizeGb,
+        locale: image.locale,
+        timezone: image.timezone,
+        keyboard: image.keyboard,
+        mirror: image.mirror,
+        httpProxy: image.httpProxy,
+        httpsProxy: image.httpsProxy,
+        noProxy: image.noProxy,
+      },
+      runVars: { memoryMb: image.memoryMb, cpus: image.cpus, headless: image.headless, accelerator: image.accelerator },
+      ...common,
+    },
+    { ...opts, dependsOn: [iso] },
+  );
+  const final = new FinalImage(
+    "final",
+    {
+      base: { path: base.artifactPath, sha256: base.sha256, format: base.format },
+      provisioner: image.provisioner,
+      ansibleVars: ansibleVars(cfg),
+      exportFormat: image.exportFormat,
+      compression: image.compression,
+      runVars: { memoryMb: image.memoryMb, cpus: image.cpus, headless: image.headless, accelerator: image.accelerator },
+      ...common,
+    },
+    { ...opts, dependsOn: [base] },
+  );
+  return { path: final.path, sha256: final.sha256, format: final.format };
+}
+
+/**
+ * Looks up every cloud resource the stack names, all at once, before anything is built: a typo fails the preview
+ * with one message per problem instead of failing after a 30-minute build.
+ */
+export async function preflight(cfg: StackConfig, provider: openstack.Provider): Promise<void> {
+  const o = cfg.openstack;
+  const opts = { provider, async: true } as pulumi.InvokeOptions;
+  const checks: Array<[string, string, () => Promise<unknown>, string]> = [
+    ["openstack.flavor", o.flavor, () => openstack.compute.getFlavor({ name: o.flavor }, opts), "`openstack flavor list`"],
+  ];
+  if (o.network)
+    checks.push(["openstack.network", o.network, () => openstack.networking.getNetwork({ name: o.network }, opts), "`openstack network list`"]);
+  if (o.floatingIpPool)
+    checks.push([
+      "openstack.floatingIpPool",
+      o.floatingIpPool,
+      () => openstack.networking.getNetwork({ name: o.floatingIpPool, external: true }, opts),
+      "`openstack network list --external`",
+    ]);
+  if (o.keyPair)
+    checks.push(["openstack.keyPair", o.keyPair, () => openstack.compute.getKeypair({ name: o.keyPair }, opts), "`openstack keypair list`"]);
+  if (o.existingImage && !/^[0-9a-f-]{36}$/i.test(o.existingImage))
+    checks.push([
+      "openstack.existingImage",
+      o.existingImage,
+      () => openstack.images.getImage({ name: o.existingImage, mostRecent: true }, opts),
+      "`openstack image list`",
+    ]);
+  const results = await Promise.allSettled(checks.map(([, , fn]) => fn()));
+  const problems = results.flatMap((r, i) => {
+    if (r.status === "fulfilled") return [];
+    const [key, value, , fix] = checks[i];
+    const reason = String((r.reason as Error)?.message ?? r.reason).split("\n")[0];
+    return [`jupyterhub-vm:${key}: ${JSON.stringify(value)} was not found in cloud ${JSON.stringify(o.cloud)} (${reason}); pick one from ${fix}`];
+  });
+  if (problems.length) throw new Error(`Preflight failed (${problems.length}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+}
+
+export async function deploy(cfg: StackConfig): Promise<PipelineOutputs> {
+  fs.mkdirSync(cfg.buildDir, { recursive: true });
+  if (cfg.target === "local") {
+    const artifact = buildImage(cfg);
+    if (!artifact) throw new Error("target local needs a built image or image.file");
+    const vm = new LocalVm("local", {
+      image: artifact,
+      provider: cfg.local.provider,
+      ip: cfg.local.ip,
+      httpPort: cfg.local.httpPort,
+      dataDir: cfg.local.dataDir,
+      memoryMb: cfg.local.memoryMb,
+      cpus: cfg.local.cpus,
+      accelerator: cfg.image.accelerator,
+      name: `jupyterhub-${cfg.stack}`,
+      buildDir: cfg.buildDir,
+      cacheDir: cfg.cacheDir,
+    });
+    return {
+      target: cfg.target,
+      imagePath: pulumi.output(artifact.path),
+      imageSha256: pulumi.output(artifact.sha256),
+      hubUrl: vm.hubUrl,
+    };
+  }
+
+  const o = cfg.openstack;
+  const provider = new openstack.Provider("openstack", {
+    cloud: o.cloud,
+    region: o.region || undefined,
+    password: cfg.openstackPassword,
+  });
+  await preflight(cfg, provider);
+
+  const artifact = buildImage(cfg);
+  const osInfo = OS_INFO[cfg.image.os];
+  const glance = new GlanceImage(
+    "glance",
+    {
+      file: artifact,
+      existingImage: o.existingImage || undefined,
+      namePrefix: o.imageName,
+      visibility: o.imageVisibility,
+      minDiskGb: cfg.image.diskSizeGb,
+      minRamMb: o.minRamMb,
+      osDistro: osInfo.distro,
+      osVersion: osInfo.version,
+      tags: ["jupyterhub-vm", `stack:${cfg.stack}`],
+    },
+    { providers: [provider] },
+  );
+  if (!cfg.adminPassword) throw new Error("adminPassword missing (validated earlier)");
+  const server = new JupyterHubServer(
+    "hub",
+    {
+      serverName: o.serverName || `jupyterhub-${cfg.stack}`,
+      imageId: glance.imageId,
+      flavor: o.flavor,
+      network: o.network,
+      floatingIpPool: o.floatingIpPool,
+      keyPair: o.keyPair,
+      publicKey: o.publicKey,
+      sshAllowedCidrs: o.sshAllowedCidrs,
+      availabilityZone: o.availabilityZone,
+      bootVolumeSizeGb: o.bootVolumeSizeGb,
+      dataVolumeSizeGb: o.dataVolumeSizeGb,
+      keepDataVolume: o.keepDataVolume,
+      hub: {
+        hostname: cfg.hub.hostname,
+        dnsName: cfg.hub.dnsName,
+        letsencryptEmail: cfg.hub.letsencryptEmail,
+        baseUrl: cfg.hub.baseUrl,
+        authenticator: cfg.hub.authenticator,
+        adminUser: cfg.hub.admins[0],
+      },
+      adminPassword: cfg.adminPassword,
+      hashContext: `${cfg.project}/${cfg.stack}`,
+      sshUser: osInfo.sshUser,
+    },
+    { providers: [provider] },
+  );
+  return {
+    target: cfg.target,
+    imagePath: artifact ? pulumi.output(artifact.path) : undefined,
+    imageSha256: artifact ? pulumi.output(artifact.sha256) : undefined,
+    imageId: glance.imageId,
+    imageName: glance.imageName,
+    hubUrl: server.hubUrl,
+    publicIp: server.publicIp,
+    sshCommand: server.sshCommand,
+    volumeId: server.volumeId,
+    userData: server.userData,
+  };
+}

@@ -1,0 +1,11 @@
+/** The program as index.ts runs it, for the mock harness: load the config, then deploy. */
+import * as path from "path";
+import { loadConfig } from "../../config";
+import { deploy } from "../../pipeline";
+
+export const REPO = path.resolve(__dirname, "..", "..");
+
+export async function program(): Promise<Record<string, unknown>> {
+  const cfg = loadConfig({ projectDir: REPO });
+  return (await deploy(cfg)) as unknown as Record<string, unknown>;
+}
