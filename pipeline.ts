@@ -85,7 +85,13 @@ export function buildImage(cfg: StackConfig, opts: pulumi.ComponentResourceOptio
   }
   const iso = new IsoImage(
     "iso",
-    { url: image.isoUrl, sha256: image.isoSha256, sha256SumsUrl: image.isoSha256SumsUrl, localPath: image.isoLocalPath, ...common },
+    {
+      url: image.isoUrl,
+      sha256: image.isoSha256,
+      sha256SumsUrl: image.isoSha256SumsUrl,
+      localPath: image.isoLocalPath,
+      ...common,
+    },
     opts,
   );
   const base = new BaseBox(
@@ -133,10 +139,20 @@ export async function preflight(cfg: StackConfig, provider: openstack.Provider):
   const o = cfg.openstack;
   const opts = { provider, async: true } as pulumi.InvokeOptions;
   const checks: Array<[string, string, () => Promise<unknown>, string]> = [
-    ["openstack.flavor", o.flavor, () => openstack.compute.getFlavor({ name: o.flavor }, opts), "`openstack flavor list`"],
+    [
+      "openstack.flavor",
+      o.flavor,
+      () => openstack.compute.getFlavor({ name: o.flavor }, opts),
+      "`openstack flavor list`",
+    ],
   ];
   if (o.network)
-    checks.push(["openstack.network", o.network, () => openstack.networking.getNetwork({ name: o.network }, opts), "`openstack network list`"]);
+    checks.push([
+      "openstack.network",
+      o.network,
+      () => openstack.networking.getNetwork({ name: o.network }, opts),
+      "`openstack network list`",
+    ]);
   if (o.floatingIpPool)
     checks.push([
       "openstack.floatingIpPool",
@@ -145,7 +161,12 @@ export async function preflight(cfg: StackConfig, provider: openstack.Provider):
       "`openstack network list --external`",
     ]);
   if (o.keyPair)
-    checks.push(["openstack.keyPair", o.keyPair, () => openstack.compute.getKeypair({ name: o.keyPair }, opts), "`openstack keypair list`"]);
+    checks.push([
+      "openstack.keyPair",
+      o.keyPair,
+      () => openstack.compute.getKeypair({ name: o.keyPair }, opts),
+      "`openstack keypair list`",
+    ]);
   if (o.existingImage && !/^[0-9a-f-]{36}$/i.test(o.existingImage))
     checks.push([
       "openstack.existingImage",
@@ -158,9 +179,12 @@ export async function preflight(cfg: StackConfig, provider: openstack.Provider):
     if (r.status === "fulfilled") return [];
     const [key, value, , fix] = checks[i];
     const reason = String((r.reason as Error)?.message ?? r.reason).split("\n")[0];
-    return [`jupyterhub-vm:${key}: ${JSON.stringify(value)} was not found in cloud ${JSON.stringify(o.cloud)} (${reason}); pick one from ${fix}`];
+    return [
+      `jupyterhub-vm:${key}: ${JSON.stringify(value)} was not found in cloud ${JSON.stringify(o.cloud)} (${reason}); pick one from ${fix}`,
+    ];
   });
-  if (problems.length) throw new Error(`Preflight failed (${problems.length}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  if (problems.length)
+    throw new Error(`Preflight failed (${problems.length}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
 }
 
 export async function deploy(cfg: StackConfig): Promise<PipelineOutputs> {

@@ -69,13 +69,15 @@ export function renderUserData(a: UserDataArgs): string {
   if (a.dataVolume) {
     // Formatted only when it has no file system (overwrite: false): an existing volume keeps its data.
     config.fs_setup = [{ label: "jhvm-data", filesystem: "ext4", device: a.dataVolume.device, overwrite: false }];
-    config.mounts = [["LABEL=jhvm-data", "/srv/jhvm-data", "ext4", "defaults,nofail,x-systemd.device-timeout=60", "0", "2"]];
+    config.mounts = [
+      ["LABEL=jhvm-data", "/srv/jhvm-data", "ext4", "defaults,nofail,x-systemd.device-timeout=60", "0", "2"],
+    ];
     config.bootcmd = [["mkdir", "-p", "/srv/jhvm-data"]];
     (config.runcmd as unknown[]).unshift([
       "sh",
       "-c",
       "set -e; mountpoint -q /srv/jhvm-data; for d in home data; do mkdir -p /srv/jhvm-data/$d; done; " +
-        "[ -z \"$(ls -A /srv/jhvm-data/home)\" ] && cp -a /home/. /srv/jhvm-data/home/ || true; " +
+        '[ -z "$(ls -A /srv/jhvm-data/home)" ] && cp -a /home/. /srv/jhvm-data/home/ || true; ' +
         "mkdir -p /srv/data; mount --bind /srv/jhvm-data/home /home; mount --bind /srv/jhvm-data/data /srv/data; " +
         "grep -q jhvm-data/home /etc/fstab || printf '/srv/jhvm-data/home /home none bind,nofail 0 0\\n/srv/jhvm-data/data /srv/data none bind,nofail 0 0\\n' >> /etc/fstab",
     ]);

@@ -20,7 +20,7 @@ export function fileSha256Cached(file: string, cacheDir: string): string {
   const h = crypto.createHash("sha256");
   const fd = fs.openSync(file, "r");
   const buf = Buffer.alloc(4 << 20);
-  for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+  for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
   fs.closeSync(fd);
   const sha = h.digest("hex");
   known[id] = sha;

@@ -10,7 +10,11 @@ import { DiskFormat } from "../config/schema";
 import { REPO_ROOT, contentHash, hashPaths, parseStageStdout, stageCommand } from "./stage";
 
 export interface FinalImageArgs {
-  readonly base: { readonly path: pulumi.Input<string>; readonly sha256: pulumi.Input<string>; readonly format: pulumi.Input<string> };
+  readonly base: {
+    readonly path: pulumi.Input<string>;
+    readonly sha256: pulumi.Input<string>;
+    readonly format: pulumi.Input<string>;
+  };
   /** how the image is provisioned */
   readonly provisioner: "packer" | "vagrant";
   /** variables passed to the playbook (they end up in the image) */
@@ -18,7 +22,12 @@ export interface FinalImageArgs {
   readonly exportFormat: DiskFormat;
   readonly compression: "zlib" | "zstd" | "none";
   /** build VM sizing and accelerator: do not change the result */
-  readonly runVars: { readonly memoryMb: number; readonly cpus: number; readonly accelerator: string; readonly headless: boolean };
+  readonly runVars: {
+    readonly memoryMb: number;
+    readonly cpus: number;
+    readonly accelerator: string;
+    readonly headless: boolean;
+  };
   readonly buildDir: string;
   readonly cacheDir: string;
   readonly keepCache: boolean;
@@ -56,16 +65,18 @@ export class FinalImage extends pulumi.ComponentResource {
       {
         stage: "final-image",
         key: this.key,
-        settings: pulumi.all([args.base.path, args.base.sha256, args.base.format]).apply(([basePath, baseSha256, baseFormat]) => ({
-          basePath,
-          baseSha256,
-          baseFormat,
-          provisioner: args.provisioner,
-          ansibleVars: args.ansibleVars,
-          exportFormat: args.exportFormat,
-          compression: args.compression,
-          runVars: args.runVars,
-        })),
+        settings: pulumi
+          .all([args.base.path, args.base.sha256, args.base.format])
+          .apply(([basePath, baseSha256, baseFormat]) => ({
+            basePath,
+            baseSha256,
+            baseFormat,
+            provisioner: args.provisioner,
+            ansibleVars: args.ansibleVars,
+            exportFormat: args.exportFormat,
+            compression: args.compression,
+            runVars: args.runVars,
+          })),
         buildDir: args.buildDir,
         cacheDir: args.cacheDir,
         keepCache: args.keepCache,

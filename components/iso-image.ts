@@ -29,7 +29,9 @@ export class IsoImage extends pulumi.ComponentResource {
     super("jupyterhub-vm:build:IsoImage", name, {}, opts);
     // The ISO is identified by its checksum when pinned, else by where its checksum is published.
     this.key = contentHash(
-      args.sha256 ? { stage: "iso-image", sha256: args.sha256 } : { stage: "iso-image", url: args.url, sums: args.sha256SumsUrl },
+      args.sha256
+        ? { stage: "iso-image", sha256: args.sha256 }
+        : { stage: "iso-image", url: args.url, sums: args.sha256SumsUrl },
     );
     const cmd = stageCommand(
       `${name}-fetch`,

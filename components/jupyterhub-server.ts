@@ -75,7 +75,11 @@ export class JupyterHubServer extends pulumi.ComponentResource {
 
     let keyPairName: pulumi.Input<string> | undefined = args.keyPair || undefined;
     if (!keyPairName && args.publicKey) {
-      const kp = new openstack.compute.Keypair(`${name}-keypair`, { name: `${args.serverName}-key`, publicKey: args.publicKey }, child);
+      const kp = new openstack.compute.Keypair(
+        `${name}-keypair`,
+        { name: `${args.serverName}-key`, publicKey: args.publicKey },
+        child,
+      );
       keyPairName = kp.name;
     }
 
@@ -93,7 +97,9 @@ export class JupyterHubServer extends pulumi.ComponentResource {
       );
     }
 
-    const passwordHash = pulumi.secret(pulumi.output(args.adminPassword).apply((pw) => adminPasswordHash(pw, args.hashContext)));
+    const passwordHash = pulumi.secret(
+      pulumi.output(args.adminPassword).apply((pw) => adminPasswordHash(pw, args.hashContext)),
+    );
     this.userData = pulumi.secret(
       pulumi.all([passwordHash, volume ? volume.id : pulumi.output("")]).apply(([hash, volId]) =>
         renderUserData({
@@ -142,12 +148,20 @@ export class JupyterHubServer extends pulumi.ComponentResource {
     );
 
     if (volume) {
-      new openstack.compute.VolumeAttach(`${name}-data-attach`, { instanceId: server.id, volumeId: volume.id }, { parent: server });
+      new openstack.compute.VolumeAttach(
+        `${name}-data-attach`,
+        { instanceId: server.id, volumeId: volume.id },
+        { parent: server },
+      );
     }
 
     let publicIp: pulumi.Output<string> = server.accessIpV4;
     if (args.floatingIpPool) {
-      const fip = new openstack.networking.FloatingIp(`${name}-fip`, { pool: args.floatingIpPool, description: `${args.serverName}` }, child);
+      const fip = new openstack.networking.FloatingIp(
+        `${name}-fip`,
+        { pool: args.floatingIpPool, description: `${args.serverName}` },
+        child,
+      );
       // the server's port on its network, found once the server exists
       const port = openstack.networking.getPortOutput({ deviceId: server.id }, child);
       new openstack.networking.FloatingIpAssociate(
@@ -165,7 +179,9 @@ export class JupyterHubServer extends pulumi.ComponentResource {
     const host = args.hub.dnsName || undefined;
     const scheme = args.hub.dnsName && args.hub.letsencryptEmail ? "https" : "http";
     this.hubUrl = publicIp.apply((ip) => `${scheme}://${host ?? ip}${args.hub.baseUrl}`);
-    this.sshCommand = publicIp.apply((ip) => (args.sshAllowedCidrs.length ? `ssh ${args.sshUser}@${ip}` : "(SSH closed: set openstack.sshAllowedCidrs)"));
+    this.sshCommand = publicIp.apply((ip) =>
+      args.sshAllowedCidrs.length ? `ssh ${args.sshUser}@${ip}` : "(SSH closed: set openstack.sshAllowedCidrs)",
+    );
     this.registerOutputs({
       serverId: this.serverId,
       publicIp: this.publicIp,

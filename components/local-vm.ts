@@ -8,7 +8,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { contentHash, parseStageStdout, stageCommand } from "./stage";
 
 export interface LocalVmArgs {
-  readonly image: { readonly path: pulumi.Input<string>; readonly sha256: pulumi.Input<string>; readonly format: pulumi.Input<string> };
+  readonly image: {
+    readonly path: pulumi.Input<string>;
+    readonly sha256: pulumi.Input<string>;
+    readonly format: pulumi.Input<string>;
+  };
   readonly provider: "libvirt" | "virtualbox";
   readonly ip: string;
   readonly httpPort: number;
@@ -37,7 +41,9 @@ export class LocalVm extends pulumi.ComponentResource {
       name: args.name,
     };
     // Every VM setting replaces the VM (it is cheap to re-create from the box; users' data lives in dataDir).
-    const key = pulumi.output(args.image.sha256).apply((sha) => contentHash({ stage: "local-vm", v: 1, image: sha, vm }));
+    const key = pulumi
+      .output(args.image.sha256)
+      .apply((sha) => contentHash({ stage: "local-vm", v: 1, image: sha, vm }));
     const cmd = stageCommand(
       `${name}-vagrant`,
       {

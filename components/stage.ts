@@ -85,20 +85,18 @@ export function stageCommand(
   opts: pulumi.CustomResourceOptions,
 ): command.local.Command {
   const settingsFile = path.join(args.buildDir, "stages", `${args.stage}.json`);
-  const settingsRef = pulumi
-    .all([args.settings, args.key])
-    .apply(([settings]) => {
-      fs.mkdirSync(path.dirname(settingsFile), { recursive: true });
-      const full = {
-        ...settings,
-        stage: args.stage,
-        buildDir: args.buildDir,
-        cacheDir: args.cacheDir,
-        keepCache: args.keepCache,
-      };
-      fs.writeFileSync(settingsFile, JSON.stringify(full, null, 2) + "\n", { mode: 0o600 });
-      return path.relative(process.cwd(), settingsFile) || settingsFile;
-    });
+  const settingsRef = pulumi.all([args.settings, args.key]).apply(([settings]) => {
+    fs.mkdirSync(path.dirname(settingsFile), { recursive: true });
+    const full = {
+      ...settings,
+      stage: args.stage,
+      buildDir: args.buildDir,
+      cacheDir: args.cacheDir,
+      keepCache: args.keepCache,
+    };
+    fs.writeFileSync(settingsFile, JSON.stringify(full, null, 2) + "\n", { mode: 0o600 });
+    return path.relative(process.cwd(), settingsFile) || settingsFile;
+  });
   const driver = `drivers/${args.stage}.ts`;
   return new command.local.Command(
     name,

@@ -11,16 +11,7 @@ import * as runtimeConfigModule from "@pulumi/pulumi/runtime/config";
 
 // `isConfigSecret` is exported by the runtime but missing from its type declarations.
 const runtimeConfig = runtimeConfigModule as typeof runtimeConfigModule & { isConfigSecret(key: string): boolean };
-import {
-  Builder,
-  DiskFormat,
-  KeySpec,
-  OsName,
-  PROJECT,
-  SCHEMA,
-  Target,
-  fullKey,
-} from "./schema";
+import { Builder, DiskFormat, KeySpec, OsName, PROJECT, SCHEMA, Target, fullKey } from "./schema";
 import { osDefaults } from "./os-defaults";
 
 export { PROJECT, SCHEMA } from "./schema";
@@ -172,7 +163,8 @@ function checkValue(spec: KeySpec, raw: unknown, problems: string[]): unknown {
     case "number": {
       const n = typeof raw === "number" ? raw : typeof raw === "string" && raw.trim() !== "" ? Number(raw) : NaN;
       if (!Number.isFinite(n)) return bad("is not a number", `use a number from ${t.min} to ${t.max}`);
-      if (t.kind === "int" && !Number.isInteger(n)) return bad("is not a whole number", `use a whole number from ${t.min} to ${t.max}`);
+      if (t.kind === "int" && !Number.isInteger(n))
+        return bad("is not a whole number", `use a whole number from ${t.min} to ${t.max}`);
       if (n < t.min || n > t.max) return bad("is out of range", `use a number from ${t.min} to ${t.max}`);
       return n;
     }
@@ -207,8 +199,12 @@ function suggest(name: string, known: readonly string[]): string {
         d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
     return d[a.length][b.length];
   };
-  const best = [...known].sort((x, y) => dist(name.toLowerCase(), x.toLowerCase()) - dist(name.toLowerCase(), y.toLowerCase()))[0];
-  return best && dist(name.toLowerCase(), best.toLowerCase()) <= Math.max(3, name.length / 3) ? `did you mean "${best}"?` : `known keys: ${known.join(", ")}`;
+  const best = [...known].sort(
+    (x, y) => dist(name.toLowerCase(), x.toLowerCase()) - dist(name.toLowerCase(), y.toLowerCase()),
+  )[0];
+  return best && dist(name.toLowerCase(), best.toLowerCase()) <= Math.max(3, name.length / 3)
+    ? `did you mean "${best}"?`
+    : `known keys: ${known.join(", ")}`;
 }
 
 function expandHome(p: string): string {
@@ -250,7 +246,9 @@ export function loadConfig(opts: LoadOptions = {}): StackConfig {
     }
     if (obj === undefined || obj === null) obj = {};
     if (typeof obj !== "object" || Array.isArray(obj)) {
-      problems.push(`${PROJECT}:${section}: ${show(obj)} is not a mapping; write it as \`${section}:\` with keys below`);
+      problems.push(
+        `${PROJECT}:${section}: ${show(obj)} is not a mapping; write it as \`${section}:\` with keys below`,
+      );
       obj = {};
     }
     raw[section] = obj as Record<string, unknown>;
@@ -296,9 +294,13 @@ export function loadConfig(opts: LoadOptions = {}): StackConfig {
   // ------------------------------------------------------------------ cross-key rules
   if (target === "openstack") {
     if (!ostack.cloud)
-      problems.push(`${PROJECT}:openstack.cloud: is empty but target is openstack; set the cloud name from your clouds.yaml`);
+      problems.push(
+        `${PROJECT}:openstack.cloud: is empty but target is openstack; set the cloud name from your clouds.yaml`,
+      );
     if (!ostack.flavor)
-      problems.push(`${PROJECT}:openstack.flavor: is empty but target is openstack; set a flavor name (\`openstack flavor list\`)`);
+      problems.push(
+        `${PROJECT}:openstack.flavor: is empty but target is openstack; set a flavor name (\`openstack flavor list\`)`,
+      );
     if (!adminPassword && cfg.get("adminPassword") === undefined)
       problems.push(
         `${PROJECT}:adminPassword: is not set but target is openstack; run \`pulumi config set --secret adminPassword\``,
@@ -310,19 +312,29 @@ export function loadConfig(opts: LoadOptions = {}): StackConfig {
     );
   if (image.source === "file") {
     if (!image.file)
-      problems.push(`${PROJECT}:image.file: is empty but image.source is file; set the path of the image file to deploy`);
+      problems.push(
+        `${PROJECT}:image.file: is empty but image.source is file; set the path of the image file to deploy`,
+      );
     else {
       const p = path.resolve(projectDir, expandHome(image.file));
       if (!fs.existsSync(p) || !fs.statSync(p).isFile())
-        problems.push(`${PROJECT}:image.file: ${show(image.file)} does not exist; give the path of an existing image file`);
+        problems.push(
+          `${PROJECT}:image.file: ${show(image.file)} does not exist; give the path of an existing image file`,
+        );
       else if (!/\.(qcow2|img|raw|vmdk)$/i.test(p))
-        problems.push(`${PROJECT}:image.file: ${show(image.file)} has an unknown extension; use a .qcow2, .raw/.img or .vmdk file`);
+        problems.push(
+          `${PROJECT}:image.file: ${show(image.file)} has an unknown extension; use a .qcow2, .raw/.img or .vmdk file`,
+        );
     }
   } else if (image.file) {
-    problems.push(`${PROJECT}:image.file: ${show(image.file)} is set but image.source is iso; set image.source: file or remove image.file`);
+    problems.push(
+      `${PROJECT}:image.file: ${show(image.file)} is set but image.source is iso; set image.source: file or remove image.file`,
+    );
   }
   if (hub.letsencryptEmail && !hub.dnsName)
-    problems.push(`${PROJECT}:hub.letsencryptEmail: ${show(hub.letsencryptEmail)} needs hub.dnsName; set hub.dnsName or remove the e-mail`);
+    problems.push(
+      `${PROJECT}:hub.letsencryptEmail: ${show(hub.letsencryptEmail)} needs hub.dnsName; set hub.dnsName or remove the e-mail`,
+    );
   if (ostack.keyPair && ostack.publicKey)
     problems.push(`${PROJECT}:openstack.publicKey: is set together with openstack.keyPair; use one of them`);
   if (image.builder === "virtualbox" && image.provisioner === "packer" && image.source === "iso")
@@ -330,7 +342,9 @@ export function loadConfig(opts: LoadOptions = {}): StackConfig {
       `${PROJECT}:image.provisioner: "packer" starts from a qcow2 base image, but image.builder virtualbox makes a Vagrant box; use provisioner vagrant or builder qemu`,
     );
   if (target === "local" && local.provider === "libvirt" && image.exportFormat !== "qcow2" && image.source === "iso")
-    problems.push(`${PROJECT}:image.exportFormat: ${show(image.exportFormat)} cannot run under local.provider libvirt; use qcow2`);
+    problems.push(
+      `${PROJECT}:image.exportFormat: ${show(image.exportFormat)} cannot run under local.provider libvirt; use qcow2`,
+    );
 
   // ISO: URL and checksum from the config, else from the OS variable file.
   let isoUrl = image.isoUrl;
@@ -340,13 +354,17 @@ export function loadConfig(opts: LoadOptions = {}): StackConfig {
     if (!isoUrl) isoUrl = d.isoUrl ?? "";
     if (!image.isoUrl && !isoSha256) isoSha256 = d.isoSha256 ?? "";
     if (!isoUrl)
-      problems.push(`${PROJECT}:image.isoUrl: is empty and packer/os/${image.os}.pkrvars.hcl pins none; set image.isoUrl`);
+      problems.push(
+        `${PROJECT}:image.isoUrl: is empty and packer/os/${image.os}.pkrvars.hcl pins none; set image.isoUrl`,
+      );
     if (image.isoUrl && !image.isoSha256 && !image.isoSha256SumsUrl)
       problems.push(
         `${PROJECT}:image.isoSha256: is empty for a custom image.isoUrl; set image.isoSha256 or image.isoSha256SumsUrl (an ISO is never used unverified)`,
       );
     if (!isoSha256 && !image.isoSha256SumsUrl && !image.isoUrl)
-      problems.push(`${PROJECT}:image.isoSha256: packer/os/${image.os}.pkrvars.hcl pins no checksum; set image.isoSha256`);
+      problems.push(
+        `${PROJECT}:image.isoSha256: packer/os/${image.os}.pkrvars.hcl pins no checksum; set image.isoSha256`,
+      );
   }
 
   if (problems.length > 0) throw new ConfigError(problems);

@@ -92,7 +92,7 @@ export const SCHEMA: readonly KeySpec[] = [
     default: "~/.cache/jupyterhub-vm",
     doc: "Content-addressed cache for ISOs and built images, shared by all stacks on this machine.",
     onChange: "none",
-    badExample: 42,
+    badExample: "",
   },
   {
     section: "",
@@ -249,7 +249,11 @@ export const SCHEMA: readonly KeySpec[] = [
   {
     section: "image",
     name: "timezone",
-    type: { kind: "string", pattern: /^(UTC|[A-Z][A-Za-z_+-]+(\/[A-Za-z0-9_+-]+){1,2})$/, patternHint: "UTC or Area/City" },
+    type: {
+      kind: "string",
+      pattern: /^(UTC|[A-Z][A-Za-z_+-]+(\/[A-Za-z0-9_+-]+){1,2})$/,
+      patternHint: "UTC or Area/City",
+    },
     default: "UTC",
     doc: "Time zone of the image.",
     onChange: "rebuild image",

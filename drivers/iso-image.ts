@@ -27,8 +27,14 @@ main<Settings>({
     const isoName = fileOfUrl(s.url);
     if (!expected) {
       stage.log(`reading checksum of ${isoName} from ${s.sha256SumsUrl}`);
-      const sums = await stage.run("curl", ["--fail", "--silent", "--show-error", "--location", "--retry", "3", s.sha256SumsUrl], { quiet: true });
-      const line = sums.split("\n").find((l) => l.trim().split(/\s+\*?/)[1] === isoName || l.trim().endsWith(`*${isoName}`));
+      const sums = await stage.run(
+        "curl",
+        ["--fail", "--silent", "--show-error", "--location", "--retry", "3", s.sha256SumsUrl],
+        { quiet: true },
+      );
+      const line = sums
+        .split("\n")
+        .find((l) => l.trim().split(/\s+\*?/)[1] === isoName || l.trim().endsWith(`*${isoName}`));
       const m = line && /^([0-9a-f]{64})\s/.exec(line.trim());
       if (!m) throw new StageError(`${s.sha256SumsUrl} lists no sha256 for ${isoName}`);
       expected = m[1];
@@ -50,7 +56,9 @@ main<Settings>({
     if (sha !== expected) {
       fs.rmSync(partial, { force: true });
       fs.rmSync(dir, { recursive: true, force: true });
-      throw new StageError(`checksum mismatch for ${s.url}: got ${sha}, expected ${expected}; the download was deleted`);
+      throw new StageError(
+        `checksum mismatch for ${s.url}: got ${sha}, expected ${expected}; the download was deleted`,
+      );
     }
     fs.renameSync(partial, path.join(dir, isoName));
     return publish(stage.settings, stage.key, dir, isoName, { source: "download" }, { url: s.url, sha256: expected });

@@ -196,7 +196,11 @@ function runTool(
       if (code === 0) resolve(captured);
       else {
         log(`${cmd} failed (exit ${code ?? signal})`);
-        reject(new StageError(`${path.basename(cmd)} failed (exit ${code ?? signal}); last lines of ${logFile}:\n${tail(logFile)}`));
+        reject(
+          new StageError(
+            `${path.basename(cmd)} failed (exit ${code ?? signal}); last lines of ${logFile}:\n${tail(logFile)}`,
+          ),
+        );
       }
     });
   });
@@ -206,7 +210,8 @@ export function readSettings<S extends StageSettingsBase>(action: string): { set
   const env = process.env;
   const file = env.JHVM_SETTINGS;
   const key = env.JHVM_KEY;
-  if (!file || !key) throw new StageError("JHVM_SETTINGS and JHVM_KEY must be set (drivers are run by the Pulumi program)");
+  if (!file || !key)
+    throw new StageError("JHVM_SETTINGS and JHVM_KEY must be set (drivers are run by the Pulumi program)");
   if (!fs.existsSync(file) && action === "delete" && env.JHVM_STAGE && env.JHVM_CACHE_DIR) {
     // `pulumi destroy` does not run the program: the settings file may be gone (fresh clone). What delete needs is
     // in the command's environment and in the previous result.
@@ -289,7 +294,6 @@ export function main<S extends StageSettingsBase>(handlers: {
     process.exit(1);
   });
 }
-
 
 /** A fresh work directory next to the cache entry (same file system, so publish can rename it). */
 export function workDir(settings: StageSettingsBase, key: string): string {

@@ -12,7 +12,9 @@ const ADMIN_PW = "correct-horse-battery-staple";
 
 /** The `jupyterhub-vm:` config of a committed stack file, keys without the prefix. */
 function stackFile(stack: string): Record<string, unknown> {
-  const doc = yaml.load(fs.readFileSync(path.join(REPO, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
+  const doc = yaml.load(fs.readFileSync(path.join(REPO, `Pulumi.${stack}.yaml`), "utf8")) as {
+    config: Record<string, unknown>;
+  };
   return Object.fromEntries(
     Object.entries(doc.config)
       .filter(([k]) => k.startsWith("jupyterhub-vm:"))
@@ -131,8 +133,16 @@ describe("genostack stack (OpenStack target)", () => {
     expect(server.inputs.flavorName).toBe("m1.large");
     expect(server.inputs.imageId).toBe("glance-image-id");
     expect(server.inputs.networks).toEqual([{ name: "public" }]);
-    const rules = r.ofType("openstack:networking/secGroupRule:SecGroupRule").map((x) => [x.inputs.portRangeMin, x.inputs.remoteIpPrefix]);
-    expect(rules).toEqual(expect.arrayContaining([[80, "0.0.0.0/0"], [443, "0.0.0.0/0"], [22, "192.0.2.0/24"]]));
+    const rules = r
+      .ofType("openstack:networking/secGroupRule:SecGroupRule")
+      .map((x) => [x.inputs.portRangeMin, x.inputs.remoteIpPrefix]);
+    expect(rules).toEqual(
+      expect.arrayContaining([
+        [80, "0.0.0.0/0"],
+        [443, "0.0.0.0/0"],
+        [22, "192.0.2.0/24"],
+      ]),
+    );
     expect(rules).toHaveLength(3);
     expect(r.byName("hub-data").inputs.size).toBe(50);
     expect(r.byName("hub-data-attach").deps).toEqual(expect.arrayContaining([server.urn, r.byName("hub-data").urn]));
@@ -153,7 +163,9 @@ describe("genostack stack (OpenStack target)", () => {
 
   it("looks up the flavor and network at preview, before any build", () => {
     const tokens = r.invokes.map((i) => i.token);
-    expect(tokens).toEqual(expect.arrayContaining(["openstack:compute/getFlavor:getFlavor", "openstack:networking/getNetwork:getNetwork"]));
+    expect(tokens).toEqual(
+      expect.arrayContaining(["openstack:compute/getFlavor:getFlavor", "openstack:networking/getNetwork:getNetwork"]),
+    );
   });
 
   it("keeps the admin password secret: user-data is secret and carries only a bcrypt hash", () => {

@@ -19,7 +19,11 @@ export interface Registered {
   readonly wire: Record<string, any>;
   readonly parent: string;
   readonly deps: readonly string[];
-  readonly options: { readonly replaceOnChanges: string[]; readonly deleteBeforeReplace: boolean; readonly retainOnDelete: boolean };
+  readonly options: {
+    readonly replaceOnChanges: string[];
+    readonly deleteBeforeReplace: boolean;
+    readonly retainOnDelete: boolean;
+  };
 }
 
 export interface Invoke {
@@ -47,7 +51,10 @@ export interface RunOptions {
 }
 
 /** What the mocked build drivers "produce": deterministic per stage and key. */
-export function mockStageResult(stage: string, key: string): { path: string; sha256: string; size: number; [k: string]: unknown } {
+export function mockStageResult(
+  stage: string,
+  key: string,
+): { path: string; sha256: string; size: number; [k: string]: unknown } {
   const sha256 = crypto.createHash("sha256").update(`${stage}:${key}`).digest("hex");
   const extra = stage === "local-vm" ? { hubUrl: "http://127.0.0.1:8080/", vmName: "jupyterhub-test" } : {};
   return { path: `/cache/${stage}/${key}/artifact`, sha256, size: 1234, ...extra };
@@ -108,7 +115,8 @@ export async function runProgram(main: () => Promise<Record<string, unknown>>, o
         invokes.push({ token: args.token, inputs: args.inputs });
         if (failing.has(args.token)) throw new Error(`mock: no such ${args.token.split(":").pop()}`);
         if (args.token === "openstack:networking/getPort:getPort") return { id: "port-id" };
-        if (args.token === "openstack:images/getImage:getImage") return { id: "existing-image-id", name: args.inputs.name };
+        if (args.token === "openstack:images/getImage:getImage")
+          return { id: "existing-image-id", name: args.inputs.name };
         return { id: `${args.inputs.name ?? "x"}-id`, name: args.inputs.name };
       },
     },
@@ -142,8 +150,12 @@ export async function runProgram(main: () => Promise<Record<string, unknown>>, o
     });
 
   const config: Record<string, string> = {};
-  for (const [k, v] of Object.entries(opts.config)) config[`jupyterhub-vm:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
-  pulumi.runtime.setAllConfig(config, (opts.secrets ?? []).map((k) => `jupyterhub-vm:${k}`));
+  for (const [k, v] of Object.entries(opts.config))
+    config[`jupyterhub-vm:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+  pulumi.runtime.setAllConfig(
+    config,
+    (opts.secrets ?? []).map((k) => `jupyterhub-vm:${k}`),
+  );
 
   let outputs: Record<string, unknown> = {};
   try {

@@ -1,0 +1,165 @@
+/**
+ * Config validation: every key rejects a bad value with a message naming the key, the value and the fix; all
+ * problems are reported together; nothing is registered before the config is valid.
+ */
+import * as path from "path";
+import { ConfigError } from "../../config";
+import { SCHEMA, fullKey } from "../../config/schema";
+import { runProgram, tempDir } from "./harness";
+import { program } from "./program";
+
+const GOOD_OPENSTACK = {
+  target: "openstack",
+  adminPassword: "a-long-enough-password",
+  openstack: { cloud: "lab", flavor: "m1.small" },
+};
+
+function dirs() {
+  const d = tempDir();
+  return { buildDir: path.join(d, "build"), cacheDir: path.join(d, "cache") };
+}
+
+async function expectRejected(config: Record<string, unknown>, secrets: string[], ...fragments: (string | RegExp)[]) {
+  let error: any;
+  try {
+    await runProgram(program, { config: { ...dirs(), ...config }, secrets });
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(ConfigError);
+  for (const f of fragments) expect(error.message).toMatch(f);
+  // nothing at all was registered: validation happens before the first resource
+  expect(error.registered).toEqual([]);
+  return error as ConfigError;
+}
+
+describe("a valid config", () => {
+  it("is accepted with defaults for everything else", async () => {
+    const r = await runProgram(program, { config: { ...dirs(), ...GOOD_OPENSTACK }, secrets: ["adminPassword"] });
+    expect(r.resources.length).toBeGreaterThan(5);
+  });
+});
+
+describe("every key validates its value", () => {
+  const cases = SCHEMA.map((spec) => [fullKey(spec), spec] as const);
+  it.each(cases)("%s rejects its bad example", async (key, spec) => {
+    const config: Record<string, unknown> = { ...GOOD_OPENSTACK, openstack: { ...GOOD_OPENSTACK.openstack } };
+    const secrets = ["adminPassword"];
+    if (spec.section === "") {
+      config[spec.name] = spec.badExample;
+      if (spec.type.kind === "secret") secrets.push(spec.name);
+    } else {
+      config[spec.section] = { ...((config[spec.section] as object) ?? {}), [spec.name]: spec.badExample };
+    }
+    const err = await expectRejected(config, secrets, `jupyterhub-vm:${key}`);
+    const line = err.problems.find((p) => p.startsWith(`jupyterhub-vm:${key}`))!;
+    // names the bad value (secrets excepted) and says how to fix it
+    const shown = Array.isArray(spec.badExample) ? spec.badExample[0] : spec.badExample;
+    if (spec.type.kind !== "secret") expect(line).toContain(JSON.stringify(shown).slice(0, 20));
+    expect(line).toMatch(/; (use|set|write|list|choose|give)/);
+  });
+});
+
+describe("cross-key rules and special cases", () => {
+  it("reports every problem at once", async () => {
+    const err = await expectRejected(
+      { target: "openstack", image: { diskSizeGb: 1, os: "beos" }, hub: { admins: [] }, openstack: {} },
+      [],
+      "openstack.cloud",
+      "openstack.flavor",
+      "adminPassword",
+      "image.diskSizeGb",
+      "image.os",
+      "hub.admins",
+    );
+    expect(err.problems.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it("rejects unknown keys with a suggestion", async () => {
+    await expectRejected({ image: { diskSize: 20 } }, [], /image\.diskSize: unknown key; did you mean "diskSizeGb"\?/);
+  });
+
+  it("rejects unknown top-level keys", async () => {
+    await expectRejected({ targt: "local" }, [], /jupyterhub-vm:targt: unknown key; did you mean "target"\?/);
+  });
+
+  it("rejects an admin password stored in plain text", async () => {
+    await expectRejected({ ...GOOD_OPENSTACK }, [], /adminPassword: is stored in plain text; set it as a secret/);
+  });
+
+  it("rejects a section that is not a mapping", async () => {
+    await expectRejected({ hub: ["admin"] }, [], /jupyterhub-vm:hub: .* is not a mapping/);
+  });
+
+  it("requires image.file when image.source is file", async () => {
+    await expectRejected({ image: { source: "file" } }, [], /image\.file: is empty but image\.source is file/);
+  });
+
+  it("rejects an image file that does not exist", async () => {
+    await expectRejected(
+      { image: { source: "file", file: "/nonexistent/x.qcow2" } },
+      [],
+      /image\.file: "\/nonexistent\/x\.qcow2" does not exist/,
+    );
+  });
+
+  it("rejects letsencryptEmail without dnsName", async () => {
+    await expectRejected(
+      { hub: { letsencryptEmail: "ops@example.org" } },
+      [],
+      /hub\.letsencryptEmail: .* needs hub\.dnsName/,
+    );
+  });
+
+  it("rejects a custom ISO URL without a checksum", async () => {
+    await expectRejected(
+      { image: { isoUrl: "https://example.org/x.iso" } },
+      [],
+      /image\.isoSha256: is empty for a custom image\.isoUrl/,
+    );
+  });
+
+  it("rejects keyPair and publicKey together", async () => {
+    await expectRejected(
+      {
+        ...GOOD_OPENSTACK,
+        openstack: { ...GOOD_OPENSTACK.openstack, keyPair: "k", publicKey: "ssh-ed25519 AAAAC3Nz x@y" },
+      },
+      ["adminPassword"],
+      /openstack\.publicKey: is set together with openstack\.keyPair/,
+    );
+  });
+
+  it("rejects an existing Glance image with the local target", async () => {
+    await expectRejected(
+      { openstack: { existingImage: "img" } },
+      [],
+      /openstack\.existingImage: "img" is a Glance image but target is local/,
+    );
+  });
+
+  it("rejects the packer provisioner with a VirtualBox base box", async () => {
+    await expectRejected(
+      { image: { builder: "virtualbox" } },
+      [],
+      /image\.provisioner: "packer" starts from a qcow2 base image/,
+    );
+  });
+
+  it("rejects an unpinned Python package", async () => {
+    await expectRejected(
+      { hub: { pythonPackages: ["numpy==2.1.3", "pandas"] } },
+      [],
+      /hub\.pythonPackages\[1\]: "pandas" is not valid; use pinned requirements/,
+    );
+  });
+
+  it("rejects a non-integer where a whole number is needed", async () => {
+    await expectRejected({ image: { cpus: 1.5 } }, [], /image\.cpus: 1\.5 is not a whole number/);
+  });
+
+  it("accepts numbers and booleans given as strings (pulumi config set stores strings)", async () => {
+    const r = await runProgram(program, { config: { ...dirs(), keepCache: "false", image: { diskSizeGb: "30" } } });
+    expect(r.resources.length).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,87 @@
+/** Every input of a stage's content key matters, and nothing else does. */
+import * as fs from "fs";
+import * as path from "path";
+import { baseBoxFiles, baseBoxKey } from "../../components/base-box";
+import { FINAL_IMAGE_FILES, finalImageKey } from "../../components/final-image";
+import { canonicalJson, hashPaths } from "../../components/stage";
+import { tempDir } from "./harness";
+
+const IMAGE_VARS = {
+  diskSizeGb: 20,
+  locale: "en_US.UTF-8",
+  timezone: "UTC",
+  keyboard: "us",
+  mirror: "",
+  httpProxy: "",
+  httpsProxy: "",
+  noProxy: "localhost",
+};
+const BASE = { os: "ubuntu-24.04" as const, builder: "qemu" as const, imageVars: IMAGE_VARS };
+const FINAL = {
+  provisioner: "packer" as const,
+  ansibleVars: { a: 1 },
+  exportFormat: "qcow2" as const,
+  compression: "zlib" as const,
+};
+
+describe("base box key", () => {
+  const k = baseBoxKey(BASE, "iso-sha");
+  it.each([
+    ["os", { ...BASE, os: "debian-12" as const }, "iso-sha"],
+    ["builder", { ...BASE, builder: "virtualbox" as const }, "iso-sha"],
+    ["disk size", { ...BASE, imageVars: { ...IMAGE_VARS, diskSizeGb: 40 } }, "iso-sha"],
+    ["mirror", { ...BASE, imageVars: { ...IMAGE_VARS, mirror: "http://m/" } }, "iso-sha"],
+    ["proxy", { ...BASE, imageVars: { ...IMAGE_VARS, httpProxy: "http://p:3128" } }, "iso-sha"],
+    ["ISO checksum", BASE, "other-sha"],
+  ])("changes with the %s", (_what, args, iso) => {
+    expect(baseBoxKey(args, iso)).not.toBe(k);
+  });
+
+  it("covers every Packer template, the OS variable file and the install seed files", () => {
+    const files = baseBoxFiles("ubuntu-24.04");
+    const templates = fs.readdirSync(path.join(__dirname, "../../packer")).filter((f) => f.endsWith(".pkr.hcl"));
+    expect(templates.length).toBeGreaterThan(0);
+    for (const t of templates) expect(files).toContain(`packer/${t}`);
+    expect(files).toContain("packer/os/ubuntu-24.04.pkrvars.hcl");
+    expect(files).toContain("packer/http/ubuntu");
+    expect(files).not.toContain("packer/os/debian-12.pkrvars.hcl");
+  });
+});
+
+describe("final image key", () => {
+  const k = finalImageKey(FINAL, "base-sha");
+  it.each([
+    ["provisioner", { ...FINAL, provisioner: "vagrant" as const }, "base-sha"],
+    ["Ansible variables", { ...FINAL, ansibleVars: { a: 2 } }, "base-sha"],
+    ["export format", { ...FINAL, exportFormat: "vmdk" as const }, "base-sha"],
+    ["compression", { ...FINAL, compression: "zstd" as const }, "base-sha"],
+    ["base box checksum", FINAL, "other-base"],
+  ])("changes with the %s", (_what, args, base) => {
+    expect(finalImageKey(args, base)).not.toBe(k);
+  });
+
+  it("covers the Ansible tree and the hygiene check", () => {
+    expect(FINAL_IMAGE_FILES).toEqual(expect.arrayContaining(["ansible", "tools/image-hygiene-check"]));
+  });
+});
+
+describe("hashing", () => {
+  it("hashPaths changes when a file's content, name or presence changes, and not otherwise", () => {
+    const d = tempDir();
+    fs.mkdirSync(path.join(d, "roles/x"), { recursive: true });
+    fs.writeFileSync(path.join(d, "roles/x/main.yml"), "a: 1\n");
+    const h1 = hashPaths(d, ["roles", "extra.yml"]);
+    expect(hashPaths(d, ["roles", "extra.yml"])).toBe(h1);
+    fs.writeFileSync(path.join(d, "roles/x/main.yml"), "a: 2\n");
+    const h2 = hashPaths(d, ["roles", "extra.yml"]);
+    expect(h2).not.toBe(h1);
+    fs.writeFileSync(path.join(d, "extra.yml"), "");
+    expect(hashPaths(d, ["roles", "extra.yml"])).not.toBe(h2);
+    fs.renameSync(path.join(d, "roles/x"), path.join(d, "roles/y"));
+    expect(hashPaths(d, ["roles", "extra.yml"])).not.toBe(h2);
+  });
+
+  it("canonicalJson ignores key order", () => {
+    expect(canonicalJson({ b: 1, a: [1, { d: 2, c: 3 }] })).toBe(canonicalJson({ a: [1, { c: 3, d: 2 }], b: 1 }));
+  });
+});

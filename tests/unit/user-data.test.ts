@@ -1,0 +1,58 @@
+/** The rendered #cloud-config: snapshot, determinism, and what must never be in it. */
+import * as yaml from "js-yaml";
+import bcrypt from "bcryptjs";
+import { adminPasswordHash, renderUserData, UserDataArgs } from "../../cloud-init/render";
+
+const BASE: UserDataArgs = {
+  hostname: "jupyterhub",
+  dnsName: "",
+  letsencryptEmail: "",
+  baseUrl: "/",
+  authenticator: "firstuse",
+  adminUser: "admin",
+  adminPasswordHash: adminPasswordHash("correct-horse-battery-staple", "jupyterhub-vm/test"),
+};
+
+describe("user-data", () => {
+  it("matches the snapshot (plain server)", () => {
+    expect(renderUserData(BASE)).toMatchSnapshot();
+  });
+
+  it("matches the snapshot (HTTPS + data volume)", () => {
+    expect(
+      renderUserData({
+        ...BASE,
+        dnsName: "hub.example.org",
+        letsencryptEmail: "ops@example.org",
+        dataVolume: { device: "/dev/disk/by-id/virtio-0123456789abcdef0123" },
+      }),
+    ).toMatchSnapshot();
+  });
+
+  it("is a #cloud-config whose first-boot env carries the settings", () => {
+    const text = renderUserData({ ...BASE, dnsName: "hub.example.org", letsencryptEmail: "ops@example.org" });
+    expect(text.startsWith("#cloud-config\n")).toBe(true);
+    const doc = yaml.load(text) as any;
+    const env = doc.write_files.find((f: any) => f.path === "/etc/jupyterhub-vm/first-boot.env");
+    expect(env.permissions).toBe("0600");
+    expect(env.content).toContain("DNS_NAME='hub.example.org'");
+    expect(env.content).toContain("LETSENCRYPT_EMAIL='ops@example.org'");
+    expect(doc.fqdn).toBe("hub.example.org");
+    expect(doc.runcmd).toEqual([["/usr/local/sbin/jupyterhub-vm-first-boot"]]);
+  });
+
+  it("formats the data volume only when it has no file system", () => {
+    const doc = yaml.load(renderUserData({ ...BASE, dataVolume: { device: "/dev/vdb" } })) as any;
+    expect(doc.fs_setup).toEqual([{ label: "jhvm-data", filesystem: "ext4", device: "/dev/vdb", overwrite: false }]);
+    expect(doc.mounts[0][1]).toBe("/srv/jhvm-data");
+  });
+
+  it("hashes the admin password deterministically per stack, verifiably, never in clear", () => {
+    const a = adminPasswordHash("pw-one-is-long", "p/s1");
+    expect(adminPasswordHash("pw-one-is-long", "p/s1")).toBe(a);
+    expect(adminPasswordHash("pw-one-is-long", "p/s2")).not.toBe(a);
+    expect(bcrypt.compareSync("pw-one-is-long", a)).toBe(true);
+    expect(bcrypt.compareSync("pw-two-is-long", a)).toBe(false);
+    expect(renderUserData({ ...BASE, adminPasswordHash: a })).not.toContain("pw-one-is-long");
+  });
+});
