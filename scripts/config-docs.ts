@@ -43,7 +43,7 @@ export function renderReadme(text: string): string {
 export function keysInReadme(text: string): string[] {
   const a = text.indexOf(START);
   const b = text.indexOf(END);
-  return [...text.slice(a, b).matchAll(/^\| `([A-Za-z.]+)` \|/gm)].map((m) => m[1]);
+  return [...text.slice(a, b).matchAll(/^\| `([A-Za-z0-9.]+)` \|/gm)].map((m) => m[1]);
 }
 
 export const SCHEMA_KEYS = SCHEMA.map(fullKey);
