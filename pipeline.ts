@@ -263,6 +263,8 @@ export async function deploy(cfg: StackConfig): Promise<PipelineOutputs> {
         adminUser: cfg.hub.admins[0],
       },
       adminPassword: cfg.adminPassword,
+      waitForHub: o.waitForHub,
+      readyTimeoutSeconds: o.readyTimeoutSeconds,
       hashContext: `${cfg.project}/${cfg.stack}`,
       sshUser: osInfo.sshUser,
     },

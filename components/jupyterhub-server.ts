@@ -6,6 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
+import * as command from "@pulumi/command";
 import { renderUserData, adminPasswordHash } from "../cloud-init/render";
 
 export interface JupyterHubServerArgs {
@@ -33,6 +34,9 @@ export interface JupyterHubServerArgs {
   readonly adminPassword: pulumi.Input<string>;
   /** cloud-init's default user of the OS (for the SSH command output) */
   readonly sshUser: string;
+  /** wait until the hub answers on /hub/api (bounded by readyTimeoutSeconds) */
+  readonly waitForHub: boolean;
+  readonly readyTimeoutSeconds: number;
   /** salt context for the admin password hash (the stack's name) */
   readonly hashContext: string;
 }
@@ -182,6 +186,22 @@ export class JupyterHubServer extends pulumi.ComponentResource {
     this.sshCommand = publicIp.apply((ip) =>
       args.sshAllowedCidrs.length ? `ssh ${args.sshUser}@${ip}` : "(SSH closed: set openstack.sshAllowedCidrs)",
     );
+    if (args.waitForHub) {
+      new command.local.Command(
+        `${name}-ready`,
+        {
+          create: "node node_modules/tsx/dist/cli.mjs drivers/wait-for-hub.ts",
+          environment: {
+            JHVM_HUB_API: pulumi.interpolate`${this.hubUrl}hub/api`,
+            JHVM_TIMEOUT: String(args.readyTimeoutSeconds),
+            JHVM_SERVER_ID: server.id,
+          },
+          triggers: [server.id],
+          logging: "stderr",
+        },
+        { parent: server },
+      );
+    }
     this.registerOutputs({
       serverId: this.serverId,
       publicIp: this.publicIp,

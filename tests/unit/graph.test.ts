@@ -27,8 +27,9 @@ function dirs(): Record<string, string> {
   return { buildDir: path.join(d, "build"), cacheDir: path.join(d, "cache") };
 }
 
+/** the build-stage commands (the ready-wait command has no stage) */
 function commands(r: RunResult): Registered[] {
-  return r.ofType("command:local:Command");
+  return r.ofType("command:local:Command").filter((c) => c.inputs.environment?.JHVM_STAGE);
 }
 
 function stageOf(c: Registered): string {
@@ -153,6 +154,16 @@ describe("genostack stack (OpenStack target)", () => {
     expect(cmdOf(r, "final-image").deps).toContain(cmdOf(r, "base-box").urn);
     expect(r.byName("glance-image").deps).toContain(cmdOf(r, "final-image").urn);
     expect(r.byName("hub-server").deps).toContain(r.byName("glance-image").urn);
+  });
+
+  it("waits for the hub after the server exists, re-waiting only for a new server", async () => {
+    const ready = r.byName("hub-ready");
+    expect(ready.deps).toContain(r.byName("hub-server").urn);
+    expect(ready.inputs.triggers).toEqual(["hub-server-id"]);
+    expect(ready.inputs.environment.JHVM_HUB_API).toBe("http://198.51.100.10/hub/api");
+    expect(ready.inputs.environment.JHVM_TIMEOUT).toBe("900");
+    const r2 = await genostack({ "openstack.waitForHub": false });
+    expect(r2.resources.find((x) => x.name === "hub-ready")).toBeUndefined();
   });
 
   it("uses one explicit OpenStack provider for every OpenStack resource", () => {
