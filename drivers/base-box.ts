@@ -1,0 +1,108 @@
+/**
+ * Driver of the BaseBox stage (components/base-box.ts): `packer build` of packer/ for one OS and builder.
+ *
+ * Build credentials: a user name and a random password are generated here for each build; the password and its
+ * SHA-512 crypt hash reach Packer only through a 0600 variable file (never a command line, never the log). The
+ * base box is an intermediate artifact that still has this build user; its credentials are kept beside it in the
+ * cache entry (0600) for the FinalImage stage, whose sysprep removes the user and whose hygiene check proves it.
+ */
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { StageError, StageSettingsBase, main, publish, workDir } from "./lib";
+import { BUILD_USER, CREDENTIALS_FILE, PACKER_DIR, hcl, packerBinary, sha512Crypt } from "./packer";
+
+interface Settings extends StageSettingsBase {
+  readonly os: string;
+  readonly builder: "qemu" | "virtualbox";
+  readonly isoPath: string;
+  readonly isoSha256: string;
+  readonly imageVars: {
+    readonly diskSizeGb: number;
+    readonly locale: string;
+    readonly timezone: string;
+    readonly keyboard: string;
+    readonly mirror: string;
+    readonly httpProxy: string;
+    readonly httpsProxy: string;
+    readonly noProxy: string;
+  };
+  readonly runVars: {
+    readonly memoryMb: number;
+    readonly cpus: number;
+    readonly headless: boolean;
+    readonly accelerator: string;
+  };
+}
+
+main<Settings>({
+  async create(stage) {
+    const s = stage.settings;
+    const dir = workDir(s, stage.key);
+    const password = crypto.randomBytes(18).toString("base64url");
+    const secretsFile = path.join(dir, "secrets.pkrvars.hcl");
+    fs.writeFileSync(
+      secretsFile,
+      [
+        `build_username      = ${hcl(BUILD_USER)}`,
+        `build_password      = ${hcl(password)}`,
+        `build_password_hash = ${hcl(sha512Crypt(password))}`,
+        `http_proxy          = ${hcl(s.imageVars.httpProxy)}`,
+        `https_proxy         = ${hcl(s.imageVars.httpsProxy)}`,
+      ].join("\n") + "\n",
+      { mode: 0o600 },
+    );
+    const only = s.builder === "qemu" ? "qemu.base" : "virtualbox-iso.base";
+    const vmName = `base-${s.os}`;
+    const out = path.join(dir, "out");
+    const args = [
+      "build",
+      "-color=false",
+      "-timestamp-ui",
+      `-only=${only}`,
+      `-var-file=${path.join(PACKER_DIR, "os", `${s.os}.pkrvars.hcl`)}`,
+      `-var-file=${secretsFile}`,
+      `-var=iso_path=${s.isoPath}`,
+      `-var=iso_checksum=sha256:${s.isoSha256}`,
+      `-var=disk_size=${s.imageVars.diskSizeGb * 1024}`,
+      `-var=memory=${s.runVars.memoryMb}`,
+      `-var=cpus=${s.runVars.cpus}`,
+      `-var=headless=${s.runVars.headless}`,
+      `-var=accelerator=${s.runVars.accelerator}`,
+      `-var=locale=${s.imageVars.locale}`,
+      `-var=timezone=${s.imageVars.timezone}`,
+      `-var=keyboard=${s.imageVars.keyboard}`,
+      `-var=mirror=${s.imageVars.mirror}`,
+      `-var=no_proxy=${s.imageVars.noProxy}`,
+      `-var=vm_name=${vmName}`,
+      `-var=output_directory=${out}`,
+      PACKER_DIR,
+    ];
+    stage.log(`packer build ${only} for ${s.os} (log: ${stage.logFile})`);
+    try {
+      await stage.run(packerBinary(), args, {
+        redact: [password],
+        env: { CHECKPOINT_DISABLE: "1", PACKER_NO_COLOR: "1" },
+      });
+    } finally {
+      fs.rmSync(secretsFile, { force: true });
+    }
+    const built =
+      s.builder === "qemu" ? path.join(out, "qemu", `${vmName}.qcow2`) : path.join(out, `${vmName}-virtualbox.box`);
+    if (!fs.existsSync(built)) throw new StageError(`packer succeeded but ${built} is missing`);
+    const artifact = path.basename(built);
+    fs.renameSync(built, path.join(dir, artifact));
+    fs.rmSync(out, { recursive: true, force: true });
+    fs.writeFileSync(path.join(dir, CREDENTIALS_FILE), JSON.stringify({ username: BUILD_USER, password }) + "\n", {
+      mode: 0o600,
+    });
+    return publish(
+      s,
+      stage.key,
+      dir,
+      artifact,
+      { format: s.builder === "qemu" ? "qcow2" : "box", buildUser: BUILD_USER },
+      { os: s.os, builder: s.builder, isoSha256: s.isoSha256, imageVars: s.imageVars },
+    );
+  },
+});
