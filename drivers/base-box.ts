@@ -75,6 +75,8 @@ main<Settings>({
       `-var=mirror=${s.imageVars.mirror}`,
       `-var=no_proxy=${s.imageVars.noProxy}`,
       `-var=vm_name=${vmName}`,
+      // a software-emulated (tcg) install takes an hour or more; with kvm the template's default applies
+      ...(s.runVars.accelerator === "tcg" ? ["-var=ssh_timeout=180m"] : []),
       `-var=output_directory=${out}`,
       PACKER_DIR,
     ];
@@ -82,7 +84,7 @@ main<Settings>({
     try {
       await stage.run(packerBinary(), args, {
         redact: [password],
-        env: { CHECKPOINT_DISABLE: "1", PACKER_NO_COLOR: "1" },
+        env: { CHECKPOINT_DISABLE: "1", PACKER_NO_COLOR: "1", PACKER_CACHE_DIR: path.join(s.cacheDir, "packer_cache") },
       });
     } finally {
       fs.rmSync(secretsFile, { force: true });
