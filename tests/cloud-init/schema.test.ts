@@ -32,7 +32,8 @@ function schema(text: string): { status: number | null; out: string } {
 
 describe("cloud-init schema", () => {
   beforeAll(() => {
-    if (!fs.existsSync(CLOUD_INIT)) throw new Error("cloud-init is not installed: apt-get install cloud-init (.ci/run does)");
+    if (!fs.existsSync(CLOUD_INIT))
+      throw new Error("cloud-init is not installed: apt-get install cloud-init (.ci/run does)");
   });
 
   it.each<[string, Partial<UserDataArgs>]>([
