@@ -14,6 +14,7 @@ import { GlanceImage } from "./components/glance-image";
 import { JupyterHubServer } from "./components/jupyterhub-server";
 import { LocalVm } from "./components/local-vm";
 import { fileSha256Cached } from "./components/file-hash";
+import { hashPaths } from "./components/stage";
 
 export interface Artifact {
   readonly path: pulumi.Input<string>;
@@ -34,8 +35,19 @@ export interface PipelineOutputs {
   readonly userData?: pulumi.Output<string>;
 }
 
+/** `hub.content` as the content role takes it: none, a local directory, or a git URL pinned to a ref. */
+export function contentVars(content: string, projectDir: string): Record<string, unknown> {
+  if (!content) return { content_source: "none" };
+  const git = /^(https?:\/\/|git@)[^#]+?(\.git)?(#(.+))?$/.exec(content);
+  if (git && !fs.existsSync(content)) {
+    const [url, ref] = content.split("#");
+    return { content_source: "git", content_git_url: url, content_git_ref: ref ?? "" };
+  }
+  return { content_source: "local", content_local_dir: path.resolve(projectDir, content) };
+}
+
 /** The variables the Ansible playbook receives (ansible/README.md documents each). */
-export function ansibleVars(cfg: StackConfig): Record<string, unknown> {
+export function ansibleVars(cfg: StackConfig, projectDir: string = process.cwd()): Record<string, unknown> {
   const { image, hub } = cfg;
   return {
     system_locale: image.locale,
@@ -46,6 +58,7 @@ export function ansibleVars(cfg: StackConfig): Record<string, unknown> {
     system_https_proxy: image.httpsProxy,
     system_no_proxy: image.noProxy,
     tljh_version: hub.tljhVersion,
+    tljh_bootstrap_ref: hub.tljhVersion,
     tljh_admin_users: [...hub.admins],
     tljh_authenticator: hub.authenticator,
     tljh_memory_limit: hub.memoryLimit,
@@ -55,11 +68,11 @@ export function ansibleVars(cfg: StackConfig): Record<string, unknown> {
     tljh_default_app: hub.defaultApp,
     tljh_base_url: hub.baseUrl,
     python_packages: [...hub.pythonPackages],
-    r_install: hub.installR,
+    r_enabled: hub.installR,
     r_cran_packages: [...hub.rCranPackages],
     r_bioconductor_packages: [...hub.rBioconductorPackages],
     r_github_packages: [...hub.rGithubPackages],
-    content_source: hub.content,
+    ...contentVars(hub.content, projectDir),
     desktop_enabled: hub.desktop,
   };
 }
@@ -115,14 +128,17 @@ export function buildImage(cfg: StackConfig, opts: pulumi.ComponentResourceOptio
     },
     { ...opts, dependsOn: [iso] },
   );
+  const vars = ansibleVars(cfg);
   const final = new FinalImage(
     "final",
     {
       base: { path: base.artifactPath, sha256: base.sha256, format: base.format },
       provisioner: image.provisioner,
-      ansibleVars: ansibleVars(cfg),
+      ansibleVars: vars,
+      contentHash: vars.content_source === "local" ? hashPaths(String(vars.content_local_dir), ["."]) : undefined,
       exportFormat: image.exportFormat,
       compression: image.compression,
+      diskSizeGb: image.diskSizeGb,
       runVars: { memoryMb: image.memoryMb, cpus: image.cpus, headless: image.headless, accelerator: image.accelerator },
       ...common,
     },

@@ -16,11 +16,15 @@ export interface FinalImageArgs {
     readonly format: pulumi.Input<string>;
   };
   /** how the image is provisioned */
-  readonly provisioner: "packer" | "vagrant";
+  readonly provisioner: "packer";
   /** variables passed to the playbook (they end up in the image) */
   readonly ansibleVars: Readonly<Record<string, unknown>>;
+  /** hash of local files the playbook copies into the image (the content directory), if any */
+  readonly contentHash?: string;
   readonly exportFormat: DiskFormat;
   readonly compression: "zlib" | "zstd" | "none";
+  /** the base box's disk size (the final image keeps it) */
+  readonly diskSizeGb: number;
   /** build VM sizing and accelerator: do not change the result */
   readonly runVars: {
     readonly memoryMb: number;
@@ -33,10 +37,10 @@ export interface FinalImageArgs {
   readonly keepCache: boolean;
 }
 
-export const FINAL_IMAGE_FILES = ["ansible", "tools/image-hygiene-check", "packer/final.pkr.hcl"];
+export const FINAL_IMAGE_FILES = ["ansible", "tools/image-hygiene-check", "packer/final"];
 
 export function finalImageKey(
-  args: Pick<FinalImageArgs, "provisioner" | "ansibleVars" | "exportFormat" | "compression">,
+  args: Pick<FinalImageArgs, "provisioner" | "ansibleVars" | "exportFormat" | "compression" | "contentHash">,
   baseSha256: string,
 ): string {
   return contentHash({
@@ -45,6 +49,7 @@ export function finalImageKey(
     files: hashPaths(REPO_ROOT, FINAL_IMAGE_FILES),
     provisioner: args.provisioner,
     vars: args.ansibleVars,
+    content: args.contentHash,
     export: { format: args.exportFormat, compression: args.compression },
     base: baseSha256,
   });

@@ -37,7 +37,7 @@ export interface ImageConfig {
   readonly httpProxy: string;
   readonly httpsProxy: string;
   readonly noProxy: string;
-  readonly provisioner: "packer" | "vagrant";
+  readonly provisioner: "packer";
   readonly exportFormat: DiskFormat;
   readonly compression: "zlib" | "zstd" | "none";
 }
@@ -331,15 +331,19 @@ export function loadConfig(opts: LoadOptions = {}): StackConfig {
       `${PROJECT}:image.file: ${show(image.file)} is set but image.source is iso; set image.source: file or remove image.file`,
     );
   }
+  if (/^(https?:\/\/|git@)/.test(hub.content) && !/#[^#\s]+$/.test(hub.content))
+    problems.push(
+      `${PROJECT}:hub.content: ${show(hub.content)} is a git URL without a ref; pin it like https://host/repo.git#v1.0`,
+    );
   if (hub.letsencryptEmail && !hub.dnsName)
     problems.push(
       `${PROJECT}:hub.letsencryptEmail: ${show(hub.letsencryptEmail)} needs hub.dnsName; set hub.dnsName or remove the e-mail`,
     );
   if (ostack.keyPair && ostack.publicKey)
     problems.push(`${PROJECT}:openstack.publicKey: is set together with openstack.keyPair; use one of them`);
-  if (image.builder === "virtualbox" && image.provisioner === "packer" && image.source === "iso")
+  if (image.builder === "virtualbox" && image.source === "iso")
     problems.push(
-      `${PROJECT}:image.provisioner: "packer" starts from a qcow2 base image, but image.builder virtualbox makes a Vagrant box; use provisioner vagrant or builder qemu`,
+      `${PROJECT}:image.builder: "virtualbox" makes a Vagrant box, but the final image is provisioned from a qcow2 base image (the Vagrant path is not implemented yet); use builder qemu, or build the box with packer/ by hand`,
     );
   if (target === "local" && local.provider === "libvirt" && image.exportFormat !== "qcow2" && image.source === "iso")
     problems.push(

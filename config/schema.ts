@@ -62,7 +62,7 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const PINNED_PIP = /^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?==[A-Za-z0-9.+!_-]+$/;
 const R_PKG = /^[A-Za-z][A-Za-z0-9.]*$/;
-const GITHUB_REF = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+(@[A-Za-z0-9_./-]+)?$/;
+const GITHUB_REF = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+@[A-Za-z0-9_./-]+$/;
 const MEM = /^\d+(\.\d+)?[KMGT]$/;
 
 export const SCHEMA: readonly KeySpec[] = [
@@ -307,9 +307,9 @@ export const SCHEMA: readonly KeySpec[] = [
   {
     section: "image",
     name: "provisioner",
-    type: { kind: "enum", values: ["packer", "vagrant"] },
+    type: { kind: "enum", values: ["packer"] },
     default: "packer",
-    doc: "How the final image is provisioned: Packer's QEMU builder from the base image, or Vagrant (the seeds' path).",
+    doc: "How the final image is provisioned: `packer` (Packer's QEMU builder boots the base image and runs Ansible). The seeds' Vagrant path is not implemented yet.",
     onChange: "rebuild final image",
     badExample: "chef",
   },
@@ -336,8 +336,8 @@ export const SCHEMA: readonly KeySpec[] = [
     section: "hub",
     name: "tljhVersion",
     type: { kind: "string", pattern: /^\d+\.\d+\.\d+$/, patternHint: "a release like 1.0.0" },
-    default: "1.0.0",
-    doc: "The Littlest JupyterHub release installed (pinned).",
+    default: "2.0.0",
+    doc: "The Littlest JupyterHub release installed (pinned; the installer is fetched at the same tag).",
     onChange: "rebuild final image",
     badExample: "latest",
   },
@@ -452,7 +452,11 @@ export const SCHEMA: readonly KeySpec[] = [
   {
     section: "hub",
     name: "rGithubPackages",
-    type: { kind: "stringList", pattern: GITHUB_REF, patternHint: "owner/repo or owner/repo@ref" },
+    type: {
+      kind: "stringList",
+      pattern: GITHUB_REF,
+      patternHint: "owner/repo@ref (a tag or commit: installs are pinned)",
+    },
     default: [],
     doc: "R packages from GitHub (`owner/repo@ref`).",
     onChange: "rebuild final image",
@@ -463,7 +467,7 @@ export const SCHEMA: readonly KeySpec[] = [
     name: "content",
     type: { kind: "string", allowEmpty: true },
     default: "",
-    doc: "Notebooks copied into every new user's home: a local directory or a git URL (`https://…#ref`).",
+    doc: "Notebooks copied into every new user's home: a local directory, or a git URL pinned to a ref (`https://…/repo.git#v1.0`).",
     onChange: "rebuild final image",
     badExample: 3,
   },

@@ -138,11 +138,15 @@ describe("cross-key rules and special cases", () => {
     );
   });
 
-  it("rejects the packer provisioner with a VirtualBox base box", async () => {
+  it("rejects a VirtualBox base box in the pipeline (its Vagrant path is not implemented)", async () => {
+    await expectRejected({ image: { builder: "virtualbox" } }, [], /image\.builder: "virtualbox" makes a Vagrant box/);
+  });
+
+  it("rejects a content git URL without a ref", async () => {
     await expectRejected(
-      { image: { builder: "virtualbox" } },
+      { hub: { content: "https://example.org/course.git" } },
       [],
-      /image\.provisioner: "packer" starts from a qcow2 base image/,
+      /hub\.content: .* is a git URL without a ref/,
     );
   });
 

@@ -51,17 +51,17 @@ describe("base box key", () => {
 describe("final image key", () => {
   const k = finalImageKey(FINAL, "base-sha");
   it.each([
-    ["provisioner", { ...FINAL, provisioner: "vagrant" as const }, "base-sha"],
     ["Ansible variables", { ...FINAL, ansibleVars: { a: 2 } }, "base-sha"],
     ["export format", { ...FINAL, exportFormat: "vmdk" as const }, "base-sha"],
     ["compression", { ...FINAL, compression: "zstd" as const }, "base-sha"],
     ["base box checksum", FINAL, "other-base"],
+    ["content files", { ...FINAL, contentHash: "abc" }, "base-sha"],
   ])("changes with the %s", (_what, args, base) => {
     expect(finalImageKey(args, base)).not.toBe(k);
   });
 
   it("covers the Ansible tree and the hygiene check", () => {
-    expect(FINAL_IMAGE_FILES).toEqual(expect.arrayContaining(["ansible", "tools/image-hygiene-check"]));
+    expect(FINAL_IMAGE_FILES).toEqual(expect.arrayContaining(["ansible", "tools/image-hygiene-check", "packer/final"]));
   });
 });
 
@@ -83,5 +83,18 @@ describe("hashing", () => {
 
   it("canonicalJson ignores key order", () => {
     expect(canonicalJson({ b: 1, a: [1, { d: 2, c: 3 }] })).toBe(canonicalJson({ a: [1, { c: 3, d: 2 }], b: 1 }));
+  });
+});
+
+describe("content source", () => {
+  it("maps hub.content to the content role's variables", () => {
+    const { contentVars } = require("../../pipeline");
+    expect(contentVars("", "/p")).toEqual({ content_source: "none" });
+    expect(contentVars("https://example.org/course.git#v1.2", "/p")).toEqual({
+      content_source: "git",
+      content_git_url: "https://example.org/course.git",
+      content_git_ref: "v1.2",
+    });
+    expect(contentVars("notebooks", "/p")).toEqual({ content_source: "local", content_local_dir: "/p/notebooks" });
   });
 });
