@@ -9,6 +9,7 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import type { BaseBoxImageVars, BaseBoxRunVars } from "../components/base-box";
 import { StageError, StageSettingsBase, main, publish, workDir } from "./lib";
 import { BUILD_USER, CREDENTIALS_FILE, PACKER_DIR, hcl, packerBinary, sha512Crypt } from "./packer";
 
@@ -17,22 +18,8 @@ interface Settings extends StageSettingsBase {
   readonly builder: "qemu" | "virtualbox";
   readonly isoPath: string;
   readonly isoSha256: string;
-  readonly imageVars: {
-    readonly diskSizeGb: number;
-    readonly locale: string;
-    readonly timezone: string;
-    readonly keyboard: string;
-    readonly mirror: string;
-    readonly httpProxy: string;
-    readonly httpsProxy: string;
-    readonly noProxy: string;
-  };
-  readonly runVars: {
-    readonly memoryMb: number;
-    readonly cpus: number;
-    readonly headless: boolean;
-    readonly accelerator: string;
-  };
+  readonly imageVars: BaseBoxImageVars;
+  readonly runVars: BaseBoxRunVars;
 }
 
 main<Settings>({

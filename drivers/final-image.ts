@@ -10,6 +10,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
+import type { FinalImageArgs } from "../components/final-image";
 import { StageError, StageSettingsBase, main, publish, workDir } from "./lib";
 import { CREDENTIALS_FILE, PACKER_DIR, hcl, packerBinary } from "./packer";
 
@@ -22,12 +23,7 @@ interface Settings extends StageSettingsBase {
   readonly exportFormat: "qcow2" | "raw" | "vmdk";
   readonly compression: "zlib" | "zstd" | "none";
   readonly diskSizeGb: number;
-  readonly runVars: {
-    readonly memoryMb: number;
-    readonly cpus: number;
-    readonly headless: boolean;
-    readonly accelerator: string;
-  };
+  readonly runVars: FinalImageArgs["runVars"];
 }
 
 const REPO = path.resolve(__dirname, "..");
