@@ -15,6 +15,7 @@ import { JupyterHubServer } from "./components/jupyterhub-server";
 import { LocalVm } from "./components/local-vm";
 import { fileSha256Cached } from "./components/file-hash";
 import { hashPaths } from "./components/stage";
+import { adminPasswordHash, renderUserData } from "./cloud-init/render";
 
 export interface Artifact {
   readonly path: pulumi.Input<string>;
@@ -203,6 +204,21 @@ export async function preflight(cfg: StackConfig, provider: openstack.Provider):
     throw new Error(`Preflight failed (${problems.length}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
 }
 
+/** The same first-boot user-data as a cloud server's, for the local VM (NoCloud seed). */
+function localUserData(cfg: StackConfig, password: pulumi.Output<string>): pulumi.Output<string> {
+  return password.apply((pw) =>
+    renderUserData({
+      hostname: cfg.hub.hostname,
+      dnsName: "",
+      letsencryptEmail: "",
+      baseUrl: cfg.hub.baseUrl,
+      authenticator: cfg.hub.authenticator,
+      adminUser: cfg.hub.admins[0],
+      adminPasswordHash: adminPasswordHash(pw, `${cfg.project}/${cfg.stack}`),
+    }),
+  );
+}
+
 export async function deploy(cfg: StackConfig): Promise<PipelineOutputs> {
   fs.mkdirSync(cfg.buildDir, { recursive: true });
   if (cfg.target === "local") {
@@ -218,6 +234,7 @@ export async function deploy(cfg: StackConfig): Promise<PipelineOutputs> {
       cpus: cfg.local.cpus,
       accelerator: cfg.image.accelerator,
       name: `jupyterhub-${cfg.stack}`,
+      userData: cfg.adminPassword ? pulumi.secret(localUserData(cfg, cfg.adminPassword)) : undefined,
       buildDir: cfg.buildDir,
       cacheDir: cfg.cacheDir,
     });

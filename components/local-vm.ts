@@ -13,7 +13,7 @@ export interface LocalVmArgs {
     readonly sha256: pulumi.Input<string>;
     readonly format: pulumi.Input<string>;
   };
-  readonly provider: "libvirt" | "virtualbox";
+  readonly provider: "qemu";
   readonly ip: string;
   readonly httpPort: number;
   readonly dataDir: string;
@@ -21,6 +21,8 @@ export interface LocalVmArgs {
   readonly cpus: number;
   readonly accelerator: string;
   readonly name: string;
+  /** #cloud-config for the VM's first boot (NoCloud seed), secret; absent: none */
+  readonly userData?: pulumi.Input<string>;
   readonly buildDir: string;
   readonly cacheDir: string;
 }
@@ -49,13 +51,16 @@ export class LocalVm extends pulumi.ComponentResource {
       {
         stage: "local-vm",
         key,
-        settings: pulumi.all([args.image.path, args.image.sha256, args.image.format]).apply(([p, sha, format]) => ({
-          imagePath: p,
-          imageSha256: sha,
-          imageFormat: format,
-          accelerator: args.accelerator,
-          ...vm,
-        })),
+        settings: pulumi
+          .all([args.image.path, args.image.sha256, args.image.format, args.userData ?? ""])
+          .apply(([p, sha, format, userData]) => ({
+            imagePath: p,
+            imageSha256: sha,
+            imageFormat: format,
+            userData,
+            accelerator: args.accelerator,
+            ...vm,
+          })),
         buildDir: args.buildDir,
         cacheDir: args.cacheDir,
         // the VM is not a cache entry: delete always removes it

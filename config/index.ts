@@ -87,7 +87,7 @@ export interface OpenStackConfig {
 }
 
 export interface LocalConfig {
-  readonly provider: "libvirt" | "virtualbox";
+  readonly provider: "qemu";
   readonly ip: string;
   readonly httpPort: number;
   readonly dataDir: string;
@@ -345,9 +345,9 @@ export function loadConfig(opts: LoadOptions = {}): StackConfig {
     problems.push(
       `${PROJECT}:image.builder: "virtualbox" makes a Vagrant box, but the final image is provisioned from a qcow2 base image (the Vagrant path is not implemented yet); use builder qemu, or build the box with packer/ by hand`,
     );
-  if (target === "local" && local.provider === "libvirt" && image.exportFormat !== "qcow2" && image.source === "iso")
+  if (target === "local" && image.exportFormat !== "qcow2" && image.source === "iso")
     problems.push(
-      `${PROJECT}:image.exportFormat: ${show(image.exportFormat)} cannot run under local.provider libvirt; use qcow2`,
+      `${PROJECT}:image.exportFormat: ${show(image.exportFormat)} is not what the local target runs; use qcow2 (raw/vmdk are for clouds that need them)`,
     );
 
   // ISO: URL and checksum from the config, else from the OS variable file.

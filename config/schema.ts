@@ -693,9 +693,9 @@ export const SCHEMA: readonly KeySpec[] = [
   {
     section: "local",
     name: "provider",
-    type: { kind: "enum", values: ["libvirt", "virtualbox"] },
-    default: "libvirt",
-    doc: "Vagrant provider for the local VM.",
+    type: { kind: "enum", values: ["qemu"] },
+    default: "qemu",
+    doc: "How the local VM runs: `qemu` (QEMU directly, a copy-on-write overlay on the final image; the hub on 127.0.0.1). Vagrant providers are planned.",
     onChange: "replace local VM",
     badExample: "hyperv",
   },
