@@ -66,7 +66,8 @@ export class GlanceImage extends pulumi.ComponentResource {
           },
           tags: [...args.tags],
         },
-        { parent: this, customTimeouts: { create: "60m" } },
+        // the provider would only rename an image whose file changed: a new content hash must upload a new image
+        { parent: this, customTimeouts: { create: "60m" }, replaceOnChanges: ["name"] },
       );
       this.imageId = image.id;
       this.imageName = image.name;

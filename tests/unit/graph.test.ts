@@ -129,6 +129,8 @@ describe("genostack stack (OpenStack target)", () => {
     const finalKey = cmdOf(r, "final-image").inputs.environment.JHVM_KEY;
     expect(img.inputs.localFilePath).toBe(`/cache/final-image/${finalKey}/artifact`);
     expect(img.inputs.name).toMatch(/^jupyterhub-[0-9a-f]{12}$/);
+    // new bytes mean a new name, and a new name must mean a new upload (the provider would only rename)
+    expect(img.options.replaceOnChanges).toEqual(["name"]);
 
     const server = r.byName("hub-server");
     expect(server.inputs.flavorName).toBe("m1.large");

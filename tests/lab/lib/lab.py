@@ -86,7 +86,7 @@ def seed():
     admin = openstack.connect(cloud='lab')
     demo = openstack.connect(cloud='lab-demo')
 
-    for name, vcpus, ram, disk in (('m1.tiny', 1, 256, 1), ('m1.small', 1, 512, 5)):
+    for name, vcpus, ram, disk in (('m1.tiny', 1, 256, 1), ('m1.small', 1, 512, 10)):
         fl = admin.compute.find_flavor(name)
         if not fl:
             fl = admin.compute.create_flavor(name=name, vcpus=vcpus, ram=ram, disk=disk,

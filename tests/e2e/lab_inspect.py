@@ -16,12 +16,21 @@ project_id = demo.current_project_id
 
 out = {"images": [], "servers": [], "security_groups": [], "floating_ips": [], "keypairs": [], "volumes": []}
 
+STANDARD_IMAGE_FIELDS = {
+    "id", "name", "status", "disk_format", "container_format", "min_disk", "min_ram", "visibility", "checksum",
+    "os_hash_algo", "os_hash_value", "os_hidden", "protected", "owner", "size", "virtual_size", "tags", "created_at",
+    "updated_at", "file", "schema", "self", "direct_url", "locations", "stores",
+}
+
 for img in demo.image.images(owner=project_id):
+    # openstacksdk leaves well-known properties (os_distro, hw_*) out of img.properties: read the raw record
+    raw_img = demo.image.get(f"/images/{img.id}").json()
+    props = {k: v for k, v in raw_img.items() if k not in STANDARD_IMAGE_FIELDS}
     out["images"].append({
         "id": img.id, "name": img.name, "status": img.status, "disk_format": img.disk_format,
         "container_format": img.container_format, "min_disk": img.min_disk, "min_ram": img.min_ram,
         "visibility": img.visibility, "checksum": img.checksum, "hash_value": img.hash_value,
-        "hash_algo": img.hash_algo, "properties": img.properties or {}, "tags": img.tags,
+        "hash_algo": img.hash_algo, "properties": props, "tags": img.tags,
     })
 
 for srv in demo.compute.servers(details=True):
