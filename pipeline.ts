@@ -215,6 +215,7 @@ function localUserData(cfg: StackConfig, password: pulumi.Output<string>): pulum
       authenticator: cfg.hub.authenticator,
       adminUser: cfg.hub.admins[0],
       adminPasswordHash: adminPasswordHash(pw, `${cfg.project}/${cfg.stack}`),
+      localDataShare: Boolean(cfg.local.dataDir),
     }),
   );
 }

@@ -22,6 +22,8 @@ export interface UserDataArgs {
   readonly adminPasswordHash: string;
   /** persistent data volume, mounted on /srv/jhvm-data with /home and /srv/data inside */
   readonly dataVolume?: { readonly device: string };
+  /** local target: the host folder shared by QEMU as 9p tag `jhvm-data`, mounted on /srv/data */
+  readonly localDataShare?: boolean;
 }
 
 const BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -66,6 +68,10 @@ export function renderUserData(a: UserDataArgs): string {
     ],
     runcmd: [["/usr/local/sbin/jupyterhub-vm-first-boot"]],
   };
+  if (a.localDataShare) {
+    config.bootcmd = [["mkdir", "-p", "/srv/data"]];
+    config.mounts = [["jhvm-data", "/srv/data", "9p", "trans=virtio,version=9p2000.L,msize=262144,nofail", "0", "0"]];
+  }
   if (a.dataVolume) {
     // Formatted only when it has no file system (overwrite: false): an existing volume keeps its data.
     config.fs_setup = [{ label: "jhvm-data", filesystem: "ext4", device: a.dataVolume.device, overwrite: false }];

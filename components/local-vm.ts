@@ -1,8 +1,9 @@
 /**
- * Local target: the final image runs as a VM on this machine through Vagrant (libvirt/QEMU on Linux, VirtualBox
- * where installed) instead of Glance + Nova (driver: drivers/local-vm.ts). The hub is reachable on
- * http://127.0.0.1:<httpPort>/; an optional host folder is mounted at /srv/data. `pulumi destroy` removes the VM
- * and its box.
+ * Local target: the final image runs as a QEMU VM on this machine instead of Glance + Nova (driver:
+ * drivers/local-vm.ts): a qcow2 overlay on the cached image in <buildDir>/local-vm/<name>/, a NoCloud seed with the
+ * first-boot user-data, user-mode networking with only 127.0.0.1:<httpPort> forwarded to the guest's port 80. The hub
+ * is reachable on http://127.0.0.1:<httpPort>/; an optional host folder is shared as the 9p tag `jhvm-data` (mounted
+ * at /srv/data by cloud-init). `pulumi destroy` stops the VM and removes its directory (the image stays cached).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { contentHash, parseStageStdout, stageCommand } from "./stage";
@@ -47,7 +48,7 @@ export class LocalVm extends pulumi.ComponentResource {
       .output(args.image.sha256)
       .apply((sha) => contentHash({ stage: "local-vm", v: 1, image: sha, vm }));
     const cmd = stageCommand(
-      `${name}-vagrant`,
+      `${name}-vm`,
       {
         stage: "local-vm",
         key,
@@ -66,7 +67,8 @@ export class LocalVm extends pulumi.ComponentResource {
         // the VM is not a cache entry: delete always removes it
         keepCache: false,
       },
-      { parent: this },
+      // the old and the new VM share the directory and the port: stop the old one before starting the new one
+      { parent: this, deleteBeforeReplace: true },
     );
     const result = cmd.stdout.apply(parseStageStdout);
     this.hubUrl = result.apply((r) => String(r.hubUrl));

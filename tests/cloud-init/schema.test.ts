@@ -41,6 +41,7 @@ describe("cloud-init schema", () => {
     ["https", { dnsName: "hub.example.org", letsencryptEmail: "ops@example.org" }],
     ["data volume", { dataVolume: { device: "/dev/disk/by-id/virtio-0123456789abcdef0123" } }],
     ["native authenticator, base url", { authenticator: "native", baseUrl: "/hub/" }],
+    ["local data share", { localDataShare: true }],
   ])("accepts the %s variant", (_name, extra) => {
     const r = schema(renderUserData({ ...BASE, ...extra }));
     expect(r.out).toMatch(/Valid cloud-config/);

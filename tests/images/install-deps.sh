@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Debian packages the image tests need: QEMU (system emulator + qemu-img), debootstrap, and the disk tools
-# used to make and inspect images. Idempotent: installs only what is missing. Needs root.
+# Debian packages the image tests need: QEMU (system emulator + qemu-img), debootstrap, xorriso (the local VM's
+# NoCloud seed ISO) and the disk tools used to make and inspect images. Idempotent: installs only what is missing.
+# Needs root.
 set -euo pipefail
 
 declare -A PKG_FOR=(
@@ -12,6 +13,7 @@ declare -A PKG_FOR=(
   [mkfs.ext4]=e2fsprogs
   [partx]=util-linux
   [openssl]=openssl
+  [xorriso]=xorriso
 )
 missing=()
 for cmd in "${!PKG_FOR[@]}"; do
