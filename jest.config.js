@@ -8,7 +8,12 @@
 const tsJest = { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.json", diagnostics: { warnOnly: false } }] };
 module.exports = {
   projects: [
-    { displayName: "unit", testEnvironment: "node", transform: tsJest, testMatch: ["<rootDir>/tests/unit/**/*.test.ts"] },
+    {
+      displayName: "unit",
+      testEnvironment: "node",
+      transform: tsJest,
+      testMatch: ["<rootDir>/tests/unit/**/*.test.ts"],
+    },
     {
       displayName: "tools",
       testEnvironment: "node",
