@@ -1,0 +1,175 @@
+/**
+ * Build once, deploy many, with the real engine: two `target: local` stacks with the same build inputs share one
+ * cache. The whole local pipeline runs (ISO download from a file:// URL and verification → base box → final image
+ * (real qemu-img export and the real hygiene gate) → a real QEMU VM per stack); only Packer is a stand-in that
+ * records its calls and writes a small clean disk (no OS install can run here). Checks: the second stack's stages
+ * are cache hits (Packer called only by the first), each stack gets its own VM on 127.0.0.1, and `pulumi destroy`
+ * leaves no VM process or VM directory while the shared cache stays.
+ */
+import { execFileSync, spawnSync, SpawnSyncReturns } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as yaml from "js-yaml";
+
+const REPO = path.resolve(__dirname, "..", "..");
+const STACKS = ["e2e-local-a", "e2e-local-b"];
+const PORTS = [18080 + (process.pid % 500), 18580 + (process.pid % 500)];
+
+jest.setTimeout(20 * 60_000);
+
+let work: string;
+let env: NodeJS.ProcessEnv;
+
+function pulumi(stack: string, args: string[], allowFail = false): SpawnSyncReturns<string> {
+  const r = spawnSync("pulumi", [...args, "--stack", stack, "--non-interactive"], {
+    cwd: REPO,
+    env,
+    encoding: "utf8",
+    maxBuffer: 64 << 20,
+  });
+  if (r.status !== 0 && !allowFail)
+    throw new Error(`pulumi ${args.join(" ")} (${stack}) failed:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
+  return r;
+}
+
+const packerCalls = () =>
+  fs.existsSync(path.join(work, "packer-calls"))
+    ? fs.readFileSync(path.join(work, "packer-calls"), "utf8").trim().split("\n")
+    : [];
+
+function qemuProcessesIn(dir: string): number[] {
+  const pids: number[] = [];
+  for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      if (cmd.startsWith("qemu-system") && cmd.includes(dir)) pids.push(Number(pid));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+beforeAll(() => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), "jhvm-local-"));
+  const pulumiBin = execFileSync("bash", [path.join(REPO, "scripts/install-pulumi.sh"), "--print-path"], {
+    encoding: "utf8",
+  }).trim();
+
+  // a clean little disk for the stand-in Packer: one ext4 file system holding what the hygiene check looks at
+  const skel = path.join(work, "skel");
+  fs.mkdirSync(path.join(skel, "etc"), { recursive: true });
+  fs.writeFileSync(path.join(skel, "etc/passwd"), "root:x:0:0:root:/root:/bin/bash\n");
+  fs.writeFileSync(path.join(skel, "etc/shadow"), "root:*:19000:0:99999:7:::\n");
+  fs.writeFileSync(path.join(skel, "etc/machine-id"), "");
+  execFileSync("truncate", ["-s", "32M", path.join(work, "disk.raw")]);
+  execFileSync("mkfs.ext4", ["-q", "-F", "-d", skel, path.join(work, "disk.raw")]);
+  execFileSync("qemu-img", ["convert", "-O", "qcow2", path.join(work, "disk.raw"), path.join(work, "disk.qcow2")]);
+
+  // stand-in Packer: records each call, writes the disk where the real one would
+  const fake = path.join(work, "packer");
+  fs.writeFileSync(
+    fake,
+    `#!/bin/bash
+set -eu
+out=""; vm=""; only=""
+for a in "$@"; do case "$a" in
+  -var=output_directory=*) out=\${a#-var=output_directory=};; -var=vm_name=*) vm=\${a#-var=vm_name=};; -only=*) only=\${a#-only=};;
+esac; done
+echo "\${only:-final} $vm" >> "${work}/packer-calls"
+if [ "$only" = qemu.base ]; then mkdir -p "$out/qemu"; cp "${work}/disk.qcow2" "$out/qemu/$vm.qcow2"
+else mkdir -p "$out"; cp "${work}/disk.qcow2" "$out/$vm.qcow2"; fi
+`,
+    { mode: 0o755 },
+  );
+
+  const iso = path.join(work, "installer.iso");
+  fs.writeFileSync(iso, crypto.randomBytes(1 << 20));
+  const isoSha = crypto.createHash("sha256").update(fs.readFileSync(iso)).digest("hex");
+
+  env = {
+    ...process.env,
+    PATH: `${pulumiBin}:${path.join(REPO, "tests/standin-providers/plugins")}:${process.env.PATH}`,
+    PULUMI_BACKEND_URL: `file://${work}/state`,
+    PULUMI_CONFIG_PASSPHRASE: crypto.randomBytes(16).toString("hex"),
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    JHVM_PACKER: fake,
+  };
+  fs.mkdirSync(path.join(work, "state"));
+  STACKS.forEach((stack, i) => {
+    const config = {
+      "jupyterhub-vm:target": "local",
+      "jupyterhub-vm:buildDir": path.join(work, `build-${stack}`),
+      "jupyterhub-vm:cacheDir": path.join(work, "cache"),
+      "jupyterhub-vm:image": {
+        os: "debian-12",
+        accelerator: "tcg",
+        isoUrl: `file://${iso}`,
+        isoSha256: isoSha,
+        diskSizeGb: 8,
+      },
+      "jupyterhub-vm:local": { httpPort: PORTS[i], memoryMb: 512, cpus: 1 },
+    };
+    fs.writeFileSync(path.join(REPO, `Pulumi.${stack}.yaml`), yaml.dump({ config }));
+    pulumi(stack, ["stack", "init"]);
+  });
+});
+
+afterAll(() => {
+  if (!env) return;
+  for (const stack of STACKS) {
+    pulumi(stack, ["destroy", "--yes", "--skip-preview"], true);
+    pulumi(stack, ["stack", "rm", "--yes", "--force"], true);
+    fs.rmSync(path.join(REPO, `Pulumi.${stack}.yaml`), { force: true });
+  }
+  for (const pid of qemuProcessesIn(work)) process.kill(pid, "SIGKILL");
+});
+
+describe("two local stacks with the same build inputs", () => {
+  it("the first stack builds every stage and starts its VM", () => {
+    pulumi(STACKS[0], ["up", "--yes", "--skip-preview"]);
+    expect(packerCalls()).toEqual(["qemu.base base-debian-12", "final final"]);
+    const out = JSON.parse(pulumi(STACKS[0], ["stack", "output", "--json"]).stdout);
+    expect(out.hubUrl).toBe(`http://127.0.0.1:${PORTS[0]}/`);
+    expect(qemuProcessesIn(path.join(work, `build-${STACKS[0]}`))).toHaveLength(1);
+  });
+
+  it("the second stack reuses every artifact: no build stage runs again", () => {
+    pulumi(STACKS[1], ["up", "--yes", "--skip-preview"]);
+    expect(packerCalls()).toHaveLength(2);
+    for (const stage of ["iso-image", "base-box", "final-image"]) {
+      const log = fs.readFileSync(path.join(work, `build-${STACKS[1]}`, "logs", `${stage}.log`), "utf8");
+      expect(log).toContain("cache hit");
+    }
+    const a = JSON.parse(pulumi(STACKS[0], ["stack", "output", "--json"]).stdout);
+    const b = JSON.parse(pulumi(STACKS[1], ["stack", "output", "--json"]).stdout);
+    expect(b.imageSha256).toBe(a.imageSha256);
+    expect(b.imagePath).toBe(a.imagePath);
+    expect(b.hubUrl).toBe(`http://127.0.0.1:${PORTS[1]}/`);
+    expect(qemuProcessesIn(path.join(work, `build-${STACKS[1]}`))).toHaveLength(1);
+  });
+
+  it("a second up of a stack changes nothing", () => {
+    const r = pulumi(STACKS[1], ["preview", "--expect-no-changes"]);
+    expect(r.status).toBe(0);
+  });
+
+  it("destroy removes each stack's VM and VM directory, and keeps the shared cache", () => {
+    for (const stack of STACKS) {
+      pulumi(stack, ["destroy", "--yes", "--skip-preview"]);
+      expect(qemuProcessesIn(path.join(work, `build-${stack}`))).toEqual([]);
+      expect(
+        fs.existsSync(path.join(work, `build-${stack}`, "local-vm"))
+          ? fs.readdirSync(path.join(work, `build-${stack}`, "local-vm"))
+          : [],
+      ).toEqual([]);
+    }
+    const entries = ["iso-image", "base-box", "final-image"].map((s) =>
+      fs.readdirSync(path.join(work, "cache", s)).filter((n) => /^[0-9a-f]{64}$/.test(n)),
+    );
+    expect(entries.map((e) => e.length)).toEqual([1, 1, 1]);
+  });
+});
