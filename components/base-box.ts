@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Builder, OsName } from "../config/schema";
-import { REPO_ROOT, contentHash, hashPaths, parseStageStdout, stageCommand } from "./stage";
+import { REPO_ROOT, contentHash, hashPaths, runStage } from "./stage";
 
 /** Variables that change the base image's content. */
 export interface BaseBoxImageVars {
@@ -72,7 +72,7 @@ export class BaseBox extends pulumi.ComponentResource {
   constructor(name: string, args: BaseBoxArgs, opts?: pulumi.ComponentResourceOptions) {
     super("jupyterhub-vm:build:BaseBox", name, {}, opts);
     this.key = pulumi.output(args.iso.sha256).apply((sha) => baseBoxKey(args, sha));
-    const cmd = stageCommand(
+    const { result } = runStage(
       `${name}-packer`,
       {
         stage: "base-box",
@@ -91,7 +91,6 @@ export class BaseBox extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const result = cmd.stdout.apply(parseStageStdout);
     this.artifactPath = result.apply((r) => r.path);
     this.sha256 = result.apply((r) => r.sha256);
     this.format = result.apply((r) => String(r.format ?? (args.builder === "qemu" ? "qcow2" : "box")));

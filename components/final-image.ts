@@ -7,7 +7,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { DiskFormat } from "../config/schema";
-import { REPO_ROOT, contentHash, hashPaths, parseStageStdout, stageCommand } from "./stage";
+import { REPO_ROOT, contentHash, hashPaths, runStage } from "./stage";
 
 export interface FinalImageArgs {
   readonly base: {
@@ -65,7 +65,7 @@ export class FinalImage extends pulumi.ComponentResource {
   constructor(name: string, args: FinalImageArgs, opts?: pulumi.ComponentResourceOptions) {
     super("jupyterhub-vm:build:FinalImage", name, {}, opts);
     this.key = pulumi.output(args.base.sha256).apply((sha) => finalImageKey(args, sha));
-    const cmd = stageCommand(
+    const { result } = runStage(
       `${name}-provision`,
       {
         stage: "final-image",
@@ -80,6 +80,7 @@ export class FinalImage extends pulumi.ComponentResource {
             ansibleVars: args.ansibleVars,
             exportFormat: args.exportFormat,
             compression: args.compression,
+            diskSizeGb: args.diskSizeGb,
             runVars: args.runVars,
           })),
         buildDir: args.buildDir,
@@ -88,7 +89,6 @@ export class FinalImage extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const result = cmd.stdout.apply(parseStageStdout);
     this.path = result.apply((r) => r.path);
     this.sha256 = result.apply((r) => r.sha256);
     this.size = result.apply((r) => r.size);

@@ -3,7 +3,7 @@
  * once into the shared cache and verified before anything uses it (driver: drivers/iso-image.ts).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { contentHash, parseStageStdout, stageCommand } from "./stage";
+import { contentHash, runStage } from "./stage";
 
 export interface IsoImageArgs {
   readonly url: string;
@@ -33,7 +33,7 @@ export class IsoImage extends pulumi.ComponentResource {
         ? { stage: "iso-image", sha256: args.sha256 }
         : { stage: "iso-image", url: args.url, sums: args.sha256SumsUrl },
     );
-    const cmd = stageCommand(
+    const { result } = runStage(
       `${name}-fetch`,
       {
         stage: "iso-image",
@@ -45,7 +45,6 @@ export class IsoImage extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const result = cmd.stdout.apply(parseStageStdout);
     this.path = result.apply((r) => r.path);
     this.sha256 = result.apply((r) => r.sha256);
     this.registerOutputs({ path: this.path, sha256: this.sha256 });

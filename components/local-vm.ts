@@ -6,7 +6,7 @@
  * at /srv/data by cloud-init). `pulumi destroy` stops the VM and removes its directory (the image stays cached).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { contentHash, parseStageStdout, stageCommand } from "./stage";
+import { contentHash, runStage } from "./stage";
 
 export interface LocalVmArgs {
   readonly image: {
@@ -47,7 +47,7 @@ export class LocalVm extends pulumi.ComponentResource {
     const key = pulumi
       .output(args.image.sha256)
       .apply((sha) => contentHash({ stage: "local-vm", v: 1, image: sha, vm }));
-    const cmd = stageCommand(
+    const { result } = runStage(
       `${name}-vm`,
       {
         stage: "local-vm",
@@ -70,7 +70,6 @@ export class LocalVm extends pulumi.ComponentResource {
       // the old and the new VM share the directory and the port: stop the old one before starting the new one
       { parent: this, deleteBeforeReplace: true },
     );
-    const result = cmd.stdout.apply(parseStageStdout);
     this.hubUrl = result.apply((r) => String(r.hubUrl));
     this.vmName = result.apply((r) => String(r.vmName));
     this.registerOutputs({ hubUrl: this.hubUrl, vmName: this.vmName });

@@ -119,4 +119,13 @@ export function stageCommand(
 }
 
 export type StageOutput = StageResult;
-export const parseStageStdout = parseResult;
+
+/** The stage's command and its parsed result (the driver's last JSON line). */
+export function runStage(
+  name: string,
+  args: StageCommandArgs,
+  opts: pulumi.CustomResourceOptions,
+): { command: command.local.Command; result: pulumi.Output<StageResult> } {
+  const cmd = stageCommand(name, args, opts);
+  return { command: cmd, result: cmd.stdout.apply(parseResult) };
+}

@@ -709,7 +709,7 @@ export const SCHEMA: readonly KeySpec[] = [
       allowEmpty: true,
     },
     default: "",
-    doc: "Private IP of the local VM; empty = DHCP.",
+    doc: "Private IP of the local VM, for Vagrant providers (planned); ignored by `qemu`, whose user networking forwards only `httpPort` on 127.0.0.1.",
     onChange: "replace local VM",
     badExample: "10.0.0",
   },

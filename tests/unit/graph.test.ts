@@ -109,6 +109,14 @@ describe("dev stack (local target)", () => {
     expect(settings.basePath).toBe(`/cache/base-box/${baseKey}/artifact`);
     expect(settings.stage).toBe("final-image");
     expect(settings.ansibleVars.tljh_admin_users).toEqual(["admin"]);
+    // everything the driver reads is there (it sizes the build VM's disk from diskSizeGb)
+    expect(settings).toMatchObject({
+      baseSha256: expect.any(String),
+      baseFormat: expect.any(String),
+      diskSizeGb: 20,
+      exportFormat: "qcow2",
+    });
+    expect(settings.runVars).toEqual({ memoryMb: 4096, cpus: 2, headless: true, accelerator: "kvm" });
   });
 });
 
