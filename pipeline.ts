@@ -2,6 +2,7 @@
  * The pipeline: ISO → base box → final image → Glance image → server (or → local VM), wired from the validated
  * stack config. Components receive typed arguments; only this file maps config keys onto them.
  */
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -30,6 +31,8 @@ export interface PipelineOutputs {
   readonly imageId?: pulumi.Output<string>;
   readonly imageName?: pulumi.Output<string>;
   readonly hubUrl?: pulumi.Output<string>;
+  /** local target: the VM's address (see LocalVm.localIp) */
+  readonly localIp?: pulumi.Output<string>;
   readonly publicIp?: pulumi.Output<string>;
   readonly sshCommand?: pulumi.Output<string>;
   readonly volumeId?: pulumi.Output<string | undefined>;
@@ -204,6 +207,80 @@ export async function preflight(cfg: StackConfig, provider: openstack.Provider):
     throw new Error(`Preflight failed (${problems.length}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
 }
 
+/** Runs a tool briefly at preview time; its output, or undefined when it cannot be run or fails. */
+function probe(cmd: string, args: string[]): string | undefined {
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 60_000 });
+  return r.status === 0 ? `${r.stdout}${r.stderr}` : undefined;
+}
+
+/**
+ * The local target's preflight: the tools the chosen runner needs are there and the libvirt connection works,
+ * checked at preview (all problems at once, each naming the key), not after the image build.
+ */
+export function localPreflight(cfg: StackConfig, run: typeof probe = probe): void {
+  const l = cfg.local;
+  const problems: string[] = [];
+  const P = "jupyterhub-vm:local.provider";
+  const need = (cmd: string, args: string[], why: string, fix: string) => {
+    const out = run(cmd, args);
+    if (out === undefined) problems.push(`${P}: ${JSON.stringify(l.provider)} needs ${why}; ${fix}`);
+    return out;
+  };
+  if (l.provider === "vagrant-libvirt") {
+    const otherwise = "or set local.provider to qemu";
+    if (
+      need(
+        "vagrant",
+        ["--version"],
+        "`vagrant` on PATH",
+        `install Vagrant (Debian/Ubuntu: apt install vagrant vagrant-libvirt) ${otherwise}`,
+      )
+    ) {
+      const plugins = need(
+        "vagrant",
+        ["plugin", "list", "--no-color"],
+        "`vagrant plugin list` to work",
+        `repair the Vagrant installation ${otherwise}`,
+      );
+      if (plugins !== undefined && !/^vagrant-libvirt\b/m.test(plugins))
+        problems.push(
+          `${P}: "vagrant-libvirt" needs the vagrant-libvirt plugin, which Vagrant does not list; install it (apt install vagrant-libvirt, or vagrant plugin install vagrant-libvirt) ${otherwise}`,
+        );
+    }
+    if (run("virsh", ["--version"]) === undefined)
+      problems.push(
+        `${P}: "vagrant-libvirt" needs \`virsh\` (libvirt clients) on PATH; install libvirt-clients ${otherwise}`,
+      );
+    else if (run("virsh", ["-c", l.libvirtUri, "uri"]) === undefined)
+      problems.push(
+        `jupyterhub-vm:local.libvirtUri: ${JSON.stringify(l.libvirtUri)} cannot be reached (\`virsh -c ${l.libvirtUri} uri\` fails); start libvirtd (and virtlogd), or fix the URI`,
+      );
+    need(
+      "sh",
+      ["-c", "command -v ssh-keygen"],
+      "`ssh-keygen` on PATH (the per-VM login key)",
+      "install openssh-client",
+    );
+  } else {
+    need(
+      "qemu-system-x86_64",
+      ["--version"],
+      "`qemu-system-x86_64` on PATH",
+      "install QEMU (Debian/Ubuntu: apt install qemu-system-x86)",
+    );
+  }
+  if (run("xorriso", ["-version"]) === undefined && run("genisoimage", ["-version"]) === undefined)
+    problems.push(
+      `${P}: ${JSON.stringify(l.provider)} needs xorriso or genisoimage (the NoCloud seed); install xorriso`,
+    );
+  if (l.dataDir && !fs.statSync(l.dataDir, { throwIfNoEntry: false })?.isDirectory())
+    problems.push(
+      `jupyterhub-vm:local.dataDir: ${JSON.stringify(l.dataDir)} is not a directory; create it or change the key`,
+    );
+  if (problems.length)
+    throw new Error(`Preflight failed (${problems.length}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+}
+
 /** The same first-boot user-data as a cloud server's, for the local VM (NoCloud seed). */
 function localUserData(cfg: StackConfig, password: pulumi.Output<string>): pulumi.Output<string> {
   return password.apply((pw) =>
@@ -215,21 +292,30 @@ function localUserData(cfg: StackConfig, password: pulumi.Output<string>): pulum
       authenticator: cfg.hub.authenticator,
       adminUser: cfg.hub.admins[0],
       adminPasswordHash: adminPasswordHash(pw, `${cfg.project}/${cfg.stack}`),
-      localDataShare: Boolean(cfg.local.dataDir),
+      // qemu shares dataDir under a fixed 9p tag that cloud-init mounts; Vagrant mounts its synced folder itself
+      localDataShare: Boolean(cfg.local.dataDir) && cfg.local.provider === "qemu",
     }),
   );
 }
 
-export async function deploy(cfg: StackConfig): Promise<PipelineOutputs> {
+export interface DeployOptions {
+  /** run the local target's host checks (localPreflight); the mock-based unit tests turn them off */
+  readonly hostChecks?: boolean;
+}
+
+export async function deploy(cfg: StackConfig, opts: DeployOptions = {}): Promise<PipelineOutputs> {
   fs.mkdirSync(cfg.buildDir, { recursive: true });
   if (cfg.target === "local") {
+    if (opts.hostChecks !== false) localPreflight(cfg);
     const artifact = buildImage(cfg);
     if (!artifact) throw new Error("target local needs a built image or image.file");
     const vm = new LocalVm("local", {
       image: artifact,
       provider: cfg.local.provider,
       ip: cfg.local.ip,
+      libvirtUri: cfg.local.libvirtUri,
       httpPort: cfg.local.httpPort,
+      forwardPorts: cfg.local.forwardPorts,
       dataDir: cfg.local.dataDir,
       memoryMb: cfg.local.memoryMb,
       cpus: cfg.local.cpus,
@@ -244,6 +330,7 @@ export async function deploy(cfg: StackConfig): Promise<PipelineOutputs> {
       imagePath: pulumi.output(artifact.path),
       imageSha256: pulumi.output(artifact.sha256),
       hubUrl: vm.hubUrl,
+      localIp: vm.localIp,
     };
   }
 

@@ -1,9 +1,13 @@
 /**
- * Local target: the final image runs as a QEMU VM on this machine instead of Glance + Nova (driver:
- * drivers/local-vm.ts): a qcow2 overlay on the cached image in <buildDir>/local-vm/<name>/, a NoCloud seed with the
- * first-boot user-data, user-mode networking with only 127.0.0.1:<httpPort> forwarded to the guest's port 80. The hub
- * is reachable on http://127.0.0.1:<httpPort>/; an optional host folder is shared as the 9p tag `jhvm-data` (mounted
- * at /srv/data by cloud-init). `pulumi destroy` stops the VM and removes its directory (the image stays cached).
+ * Local target: the final image runs as a VM on this machine instead of Glance + Nova (driver: drivers/local-vm.ts),
+ * in <buildDir>/local-vm/<name>/, with a NoCloud seed carrying the first-boot user-data. Two runners (`provider`):
+ * - `vagrant-libvirt` (drivers/local-vm-vagrant.ts): a per-VM Vagrant box made from the cached image, `vagrant up`
+ *   on libvirt; login only with a per-VM key made by the driver (never in the image, never in the state); an
+ *   optional private IP; `dataDir` as a 9p synced folder at /srv/data.
+ * - `qemu`: a qcow2 overlay on the cached image, QEMU user networking; `dataDir` as the 9p tag `jhvm-data`
+ *   (mounted at /srv/data by cloud-init).
+ * Either way the hub is on http://127.0.0.1:<httpPort>/ (forwarded to the guest's port 80, plus `forwardPorts`).
+ * `pulumi destroy` removes the VM, its box and box volume (Vagrant) and its directory; the image stays cached.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { contentHash, runStage } from "./stage";
@@ -14,9 +18,11 @@ export interface LocalVmArgs {
     readonly sha256: pulumi.Input<string>;
     readonly format: pulumi.Input<string>;
   };
-  readonly provider: "qemu";
+  readonly provider: "vagrant-libvirt" | "qemu";
   readonly ip: string;
+  readonly libvirtUri: string;
   readonly httpPort: number;
+  readonly forwardPorts: readonly string[];
   readonly dataDir: string;
   readonly memoryMb: number;
   readonly cpus: number;
@@ -31,13 +37,17 @@ export interface LocalVmArgs {
 export class LocalVm extends pulumi.ComponentResource {
   public readonly hubUrl: pulumi.Output<string>;
   public readonly vmName: pulumi.Output<string>;
+  /** the VM's address: `ip`, the DHCP lease on Vagrant's management network, or 127.0.0.1 for qemu */
+  public readonly localIp: pulumi.Output<string>;
 
   constructor(name: string, args: LocalVmArgs, opts?: pulumi.ComponentResourceOptions) {
     super("jupyterhub-vm:local:LocalVm", name, {}, opts);
     const vm = {
       provider: args.provider,
       ip: args.ip,
+      libvirtUri: args.libvirtUri,
       httpPort: args.httpPort,
+      forwardPorts: args.forwardPorts,
       dataDir: args.dataDir,
       memoryMb: args.memoryMb,
       cpus: args.cpus,
@@ -70,8 +80,10 @@ export class LocalVm extends pulumi.ComponentResource {
       // the old and the new VM share the directory and the port: stop the old one before starting the new one
       { parent: this, deleteBeforeReplace: true },
     );
-    this.hubUrl = result.apply((r) => String(r.hubUrl));
-    this.vmName = result.apply((r) => String(r.vmName));
-    this.registerOutputs({ hubUrl: this.hubUrl, vmName: this.vmName });
+    // the result is secret when the settings hold the user-data; these fields are not
+    this.hubUrl = pulumi.unsecret(result.apply((r) => String(r.hubUrl)));
+    this.vmName = pulumi.unsecret(result.apply((r) => String(r.vmName)));
+    this.localIp = pulumi.unsecret(result.apply((r) => String(r.localIp ?? "")));
+    this.registerOutputs({ hubUrl: this.hubUrl, vmName: this.vmName, localIp: this.localIp });
   }
 }

@@ -11,7 +11,7 @@ import * as runtimeConfigModule from "@pulumi/pulumi/runtime/config";
 
 // `isConfigSecret` is exported by the runtime but missing from its type declarations.
 const runtimeConfig = runtimeConfigModule as typeof runtimeConfigModule & { isConfigSecret(key: string): boolean };
-import { Builder, DiskFormat, KeySpec, OsName, PROJECT, SCHEMA, Target, fullKey } from "./schema";
+import { Builder, DiskFormat, KeySpec, LocalProvider, OsName, PROJECT, SCHEMA, Target, fullKey } from "./schema";
 import { osDefaults } from "./os-defaults";
 
 export { PROJECT, SCHEMA } from "./schema";
@@ -87,8 +87,11 @@ export interface OpenStackConfig {
 }
 
 export interface LocalConfig {
-  readonly provider: "qemu";
+  readonly provider: LocalProvider;
   readonly ip: string;
+  readonly libvirtUri: string;
+  /** "HOST:GUEST" pairs */
+  readonly forwardPorts: readonly string[];
   readonly httpPort: number;
   readonly dataDir: string;
   readonly memoryMb: number;
@@ -345,6 +348,21 @@ export function loadConfig(opts: LoadOptions = {}): StackConfig {
     problems.push(
       `${PROJECT}:image.builder: "virtualbox" makes a Vagrant box, but the final image is provisioned from a qcow2 base image (the Vagrant path is not implemented yet); use builder qemu, or build the box with packer/ by hand`,
     );
+  if (target === "local") {
+    const hostPorts = [local.httpPort, ...local.forwardPorts.map((p) => Number(p.split(":")[0]))];
+    const dup = hostPorts.find((p, i) => hostPorts.indexOf(p) !== i);
+    if (dup !== undefined)
+      problems.push(
+        `${PROJECT}:local.forwardPorts: ${show(local.forwardPorts)} uses host port ${dup} twice (httpPort is ${local.httpPort}); give every forward its own host port`,
+      );
+    const bad = local.forwardPorts.filter((p) => p.split(":").some((n) => Number(n) < 1 || Number(n) > 65535));
+    if (bad.length)
+      problems.push(`${PROJECT}:local.forwardPorts: ${show(bad)} has a port outside 1-65535; use ports 1-65535`);
+    if (local.provider === "vagrant-libvirt" && /^192\.168\.121\./.test(local.ip))
+      problems.push(
+        `${PROJECT}:local.ip: ${show(local.ip)} is in 192.168.121.0/24, vagrant-libvirt's management network; pick an address in another private range (e.g. 192.168.56.10)`,
+      );
+  }
   if (target === "local" && image.exportFormat !== "qcow2" && image.source === "iso")
     problems.push(
       `${PROJECT}:image.exportFormat: ${show(image.exportFormat)} is not what the local target runs; use qcow2 (raw/vmdk are for clouds that need them)`,

@@ -51,6 +51,8 @@ export type Builder = (typeof BUILDERS)[number];
 export const TARGETS = ["openstack", "local"] as const;
 export type Target = (typeof TARGETS)[number];
 export const IMAGE_SOURCES = ["iso", "file"] as const;
+export const LOCAL_PROVIDERS = ["vagrant-libvirt", "qemu"] as const;
+export type LocalProvider = (typeof LOCAL_PROVIDERS)[number];
 export const DISK_FORMATS = ["qcow2", "raw", "vmdk"] as const;
 export type DiskFormat = (typeof DISK_FORMATS)[number];
 export const AUTHENTICATORS = ["firstuse", "native", "tmp", "pam"] as const;
@@ -72,7 +74,7 @@ export const SCHEMA: readonly KeySpec[] = [
     name: "target",
     type: { kind: "enum", values: TARGETS },
     default: "local",
-    doc: "Where the server runs: `openstack` (Glance image + Nova server) or `local` (a Vagrant VM on this machine).",
+    doc: "Where the server runs: `openstack` (Glance image + Nova server) or `local` (a VM on this machine, see `local.provider`).",
     onChange: "replace server",
     badExample: "aws",
   },
@@ -693,9 +695,9 @@ export const SCHEMA: readonly KeySpec[] = [
   {
     section: "local",
     name: "provider",
-    type: { kind: "enum", values: ["qemu"] },
-    default: "qemu",
-    doc: "How the local VM runs: `qemu` (QEMU directly, a copy-on-write overlay on the final image; the hub on 127.0.0.1). Vagrant providers are planned.",
+    type: { kind: "enum", values: LOCAL_PROVIDERS },
+    default: "vagrant-libvirt",
+    doc: "How the local VM runs: `vagrant-libvirt` (Vagrant with the vagrant-libvirt plugin: the final image becomes a per-VM box; login only with a per-VM key made at create; see README) or `qemu` (QEMU directly, a copy-on-write overlay on the final image, no Vagrant or libvirt needed). VirtualBox is not supported yet.",
     onChange: "replace local VM",
     badExample: "hyperv",
   },
@@ -709,9 +711,31 @@ export const SCHEMA: readonly KeySpec[] = [
       allowEmpty: true,
     },
     default: "",
-    doc: "Private IP of the local VM, for Vagrant providers (planned); ignored by `qemu`, whose user networking forwards only `httpPort` on 127.0.0.1.",
+    doc: "`vagrant-libvirt`: a private IP for the VM (Vagrant `private_network`, a host-only libvirt network); empty: DHCP on Vagrant's management network only. The address is the `localIp` output. Ignored by `qemu`, whose user networking forwards ports on 127.0.0.1 only.",
     onChange: "replace local VM",
     badExample: "10.0.0",
+  },
+  {
+    section: "local",
+    name: "libvirtUri",
+    type: {
+      kind: "string",
+      pattern: /^qemu(\+[a-z]+)?:\/\/[^\s/]*\/(system|session)(\?\S*)?$/,
+      patternHint: "a libvirt QEMU URI such as qemu:///system",
+    },
+    default: "qemu:///system",
+    doc: "`vagrant-libvirt`: the libvirt connection the VM is created on (`virsh -c <uri>` must work at preview).",
+    onChange: "replace local VM",
+    badExample: "xen:///",
+  },
+  {
+    section: "local",
+    name: "forwardPorts",
+    type: { kind: "stringList", pattern: /^\d{2,5}:\d{1,5}$/, patternHint: "HOST:GUEST port pairs like 8443:443" },
+    default: [],
+    doc: "More ports forwarded from 127.0.0.1:HOST to the VM's GUEST port, besides `httpPort` -> 80.",
+    onChange: "replace local VM",
+    badExample: ["8443"],
   },
   {
     section: "local",

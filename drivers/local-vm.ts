@@ -1,7 +1,8 @@
 /**
- * Driver of the local target (components/local-vm.ts): runs the final image as a QEMU VM on this machine.
+ * Driver of the local target (components/local-vm.ts): runs the final image as a VM on this machine, with one of
+ * two runners (`provider`): `vagrant-libvirt` (drivers/local-vm-vagrant.ts) or `qemu` (this file):
  *
- * create:
+ * qemu create:
  *  1. <buildDir>/local-vm/<name>/ gets a qcow2 overlay backed by the final image (`qemu-img create -b`), so the
  *     VM's writes never touch the cached image;
  *  2. when userData is set, a NoCloud seed ISO (volume label `cidata`: user-data + meta-data with a stable
@@ -11,9 +12,9 @@
  *     forwarded; no VNC (`-display none`); the serial console goes to console.log, the HMP monitor to a unix
  *     socket in the VM directory (used by delete for a clean `system_powerdown`); dataDir, when set, is shared as
  *     the 9p tag `jhvm-data` (the guest mounts it at /srv/data, see cloud-init).
- *  Refuses to start when 127.0.0.1:<httpPort> is taken. `ip` does not apply to QEMU user networking (the hub is
+ *  `forwardPorts` add more 127.0.0.1:HOST -> guest forwards. Refuses to start when a host port is taken. `ip` does not apply to QEMU user networking (the hub is
  *  on 127.0.0.1:<httpPort>) and is ignored. Not cached: every create starts a VM.
- * delete: `system_powerdown` through the monitor, a bounded wait, then SIGTERM/SIGKILL of the VM's QEMU (only a
+ * qemu delete: `system_powerdown` through the monitor, a bounded wait, then SIGTERM/SIGKILL of the VM's QEMU (only a
  *  process whose command line is qemu-system-* naming this VM directory), then the VM directory is removed.
  *  Idempotent: a VM that is already gone, or a second delete, succeeds.
  */
@@ -24,6 +25,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { Stage, StageError, StageSettingsBase, main, sha256File, tail } from "./lib";
+import { vagrantCreate, vagrantTeardown } from "./local-vm-vagrant";
 
 export interface LocalVmSettings extends StageSettingsBase {
   readonly imagePath: string;
@@ -32,9 +34,13 @@ export interface LocalVmSettings extends StageSettingsBase {
   /** #cloud-config for the first boot (NoCloud seed); empty: no seed */
   readonly userData: string;
   readonly accelerator: string;
-  readonly provider: "qemu";
+  readonly provider: "qemu" | "vagrant-libvirt";
   readonly ip?: string;
+  /** vagrant-libvirt: the libvirt connection (default qemu:///system) */
+  readonly libvirtUri?: string;
   readonly httpPort: number;
+  /** more "HOST:GUEST" forwards on 127.0.0.1 */
+  readonly forwardPorts?: readonly string[];
   /** host folder shared with the guest as 9p tag `jhvm-data`; empty: none */
   readonly dataDir: string;
   readonly memoryMb: number;
@@ -241,8 +247,8 @@ function removeVmDir(stage: Stage<LocalVmSettings>, dir: string): void {
 }
 
 function validate(s: LocalVmSettings): void {
-  if (s.provider !== "qemu")
-    throw new StageError(`local.provider ${JSON.stringify(s.provider)} is not supported (qemu)`);
+  if (s.provider !== "qemu" && s.provider !== "vagrant-libvirt")
+    throw new StageError(`local.provider ${JSON.stringify(s.provider)} is not supported (vagrant-libvirt, qemu)`);
   if (s.imageFormat !== "qcow2") throw new StageError(`the local VM needs a qcow2 image, got ${s.imageFormat}`);
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(s.name)) throw new StageError(`invalid VM name ${JSON.stringify(s.name)}`);
   if (!Number.isInteger(s.httpPort) || s.httpPort < 1 || s.httpPort > 65535)
@@ -261,20 +267,29 @@ function validate(s: LocalVmSettings): void {
   }
 }
 
-/** The NoCloud seed: an ISO 9660 volume labelled cidata with user-data and meta-data. */
-async function makeSeed(stage: Stage<LocalVmSettings>, dir: string): Promise<string> {
+/**
+ * The NoCloud seed: an ISO 9660 volume labelled cidata with user-data and meta-data, and vendor-data when given
+ * (the vagrant-libvirt runner's per-VM login).
+ */
+async function makeSeed(stage: Stage<LocalVmSettings>, dir: string, vendor?: string): Promise<string> {
   const s = stage.settings;
   const src = path.join(dir, "seed");
   fs.mkdirSync(src, { mode: 0o700 });
-  fs.writeFileSync(path.join(src, "user-data"), s.userData.endsWith("\n") ? s.userData : s.userData + "\n", {
+  const userData = s.userData || "#cloud-config\n";
+  fs.writeFileSync(path.join(src, "user-data"), userData.endsWith("\n") ? userData : userData + "\n", {
     mode: 0o600,
   });
   // stable for this VM: cloud-init runs its first-boot modules once per overlay
   fs.writeFileSync(path.join(src, "meta-data"), `instance-id: jhvm-${s.name}\nlocal-hostname: ${s.name}\n`, {
     mode: 0o600,
   });
+  if (vendor) fs.writeFileSync(path.join(src, "vendor-data"), vendor, { mode: 0o600 });
   const iso = path.join(dir, FILES.seed);
-  const files = [path.join(src, "user-data"), path.join(src, "meta-data")];
+  const files = [
+    path.join(src, "user-data"),
+    path.join(src, "meta-data"),
+    ...(vendor ? [path.join(src, "vendor-data")] : []),
+  ];
   const xorriso = which("xorriso");
   const genisoimage = xorriso ? undefined : (which("genisoimage") ?? which("mkisofs"));
   if (!xorriso && !genisoimage)
@@ -294,7 +309,10 @@ async function makeSeed(stage: Stage<LocalVmSettings>, dir: string): Promise<str
 }
 
 export function qemuArgs(s: LocalVmSettings, dir: string, seed: string | undefined, monitor: string): string[] {
-  const fwd = `hostfwd=tcp:127.0.0.1:${s.httpPort}-:80`;
+  const fwd = [`${s.httpPort}:80`, ...(s.forwardPorts ?? [])]
+    .map((p) => p.split(":"))
+    .map(([host, guest]) => `hostfwd=tcp:127.0.0.1:${host}-:${guest}`)
+    .join(",");
   const args = [
     "-name",
     `guest=${s.name}`,
@@ -340,9 +358,11 @@ main<LocalVmSettings>({
       // left over by a failed create or a lost stack state: the VM is re-created from the image
       stage.log(`${dir} exists (left over): stopping its VM and replacing it`);
       await stopVm(stage, dir, 10);
+      await vagrantTeardown(stage, dir);
       removeVmDir(stage, dir);
     }
-    await checkPortFree(s.httpPort);
+    for (const p of [s.httpPort, ...(s.forwardPorts ?? []).map((f) => Number(f.split(":")[0]))]) await checkPortFree(p);
+    if (s.provider === "vagrant-libvirt") return vagrantCreate(stage, s, dir, (vendor) => makeSeed(stage, dir, vendor));
     if (s.ip) stage.log(`local.ip ${s.ip} is not used by QEMU user networking: the hub is on 127.0.0.1:${s.httpPort}`);
     const image = path.resolve(s.imagePath);
     stage.log(`checking ${image}`);
@@ -378,6 +398,8 @@ main<LocalVmSettings>({
       size: fs.statSync(overlay).size,
       hubUrl: `http://127.0.0.1:${s.httpPort}/`,
       vmName: s.name,
+      provider: "qemu",
+      localIp: "127.0.0.1",
       pid,
     };
   },
@@ -396,6 +418,8 @@ main<LocalVmSettings>({
       return;
     }
     if (!isVmDir(dir)) throw new StageError(`refusing to touch ${dir}: not a <buildDir>/local-vm/<name> directory`);
+    // either runner's leftovers: a VM made by the other runner (a provider change) is removed too
+    await vagrantTeardown(stage, dir);
     await stopVm(stage, dir, s.stopTimeoutSec ?? 60);
     removeVmDir(stage, dir);
   },

@@ -4,7 +4,9 @@
 #  - mounts the NoCloud seed CD-ROM (label cidata) read-only at /mnt/seed,
 #  - mounts the 9p share `jhvm-data` (QEMU -virtfs, as drivers/local-vm.ts attaches dataDir) at /srv/data,
 #  - serves /srv/www on port 80 with `python3 -m http.server`: /index.html ("jhvm-test-web ok"),
-#    /seed/ -> the seed's files, /data/ -> the share.
+#    /seed/ -> the seed's files, /data/ -> the share;
+# and Debian's cloud-init (NoCloud only), as the final image has: it applies the seed's user-data and vendor-data
+# (the Vagrant runner's per-VM login, drivers/vagrant-vm.ts) at first boot.
 # So an HTTP GET through the VM's host port forward proves: the guest booted from the overlay, its network and the
 # port forward work, the seed is attached, and the data folder is shared.
 #
@@ -60,6 +62,21 @@ fi
 MNT="$work/mnt"
 mkdir -p "$MNT"
 mount "$part" "$MNT"
+log "installing cloud-init (Debian's package) into the image"
+for d in proc sys dev; do mount --bind "/$d" "$MNT/$d"; done
+cp /etc/resolv.conf "$MNT/etc/resolv.conf"
+printf '#!/bin/sh\nexit 101\n' >"$MNT/usr/sbin/policy-rc.d"
+chmod 0755 "$MNT/usr/sbin/policy-rc.d"
+ok=1
+chroot "$MNT" sh -c 'apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends cloud-init && apt-get clean' \
+  >"$work/apt.log" 2>&1 || ok=0
+rm -f "$MNT/usr/sbin/policy-rc.d"
+: >"$MNT/etc/resolv.conf"
+rm -rf "$MNT"/var/lib/apt/lists/*
+for d in dev sys proc; do umount -l "$MNT/$d"; done
+[[ $ok == 1 ]] || { tail -n 30 "$work/apt.log" >&2; die "installing cloud-init failed"; }
+# only the NoCloud seed: never probe a network metadata service
+printf 'datasource_list: [ NoCloud, None ]\n' >"$MNT/etc/cloud/cloud.cfg.d/90-jhvm-test.cfg"
 cat >"$MNT/usr/local/sbin/jhvm-test-web" <<'SH'
 #!/bin/sh
 # test image only: expose the seed and the 9p share over HTTP on port 80
