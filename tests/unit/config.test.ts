@@ -138,6 +138,26 @@ describe("cross-key rules and special cases", () => {
     );
   });
 
+  it("rejects a forwarded host port used twice (httpPort included)", async () => {
+    await expectRejected(
+      { local: { httpPort: 8080, forwardPorts: ["8443:443", "8080:8000"] } },
+      [],
+      /local\.forwardPorts: \["8443:443","8080:8000"\] uses host port 8080 twice \(httpPort is 8080\)/,
+    );
+  });
+
+  it("rejects a forwarded port outside 1-65535", async () => {
+    await expectRejected({ local: { forwardPorts: ["99999:22"] } }, [], /local\.forwardPorts: .*outside 1-65535/);
+  });
+
+  it("rejects a vagrant-libvirt private IP in the management network", async () => {
+    await expectRejected(
+      { local: { provider: "vagrant-libvirt", ip: "192.168.121.7" } },
+      [],
+      /local\.ip: "192\.168\.121\.7" is in 192\.168\.121\.0\/24, vagrant-libvirt's management network; pick/,
+    );
+  });
+
   it("rejects a VirtualBox base box in the pipeline (its Vagrant path is not implemented)", async () => {
     await expectRejected({ image: { builder: "virtualbox" } }, [], /image\.builder: "virtualbox" makes a Vagrant box/);
   });

@@ -1,0 +1,189 @@
+/**
+ * The vagrant-libvirt runner's generated files and the local target's preflight, without Vagrant: the Vagrantfile
+ * (snapshot + the settings that must reach it), Ruby string quoting, the per-VM login's vendor-data, and the
+ * preview-time checks with a stand-in for the probed tools. The same files run for real in
+ * tests/e2e/vagrant-stack.test.ts; `ruby -c` and `cloud-init schema` check them in tests/images/vagrantfile.test.ts.
+ */
+import * as yaml from "js-yaml";
+import { StackConfig } from "../../config";
+import {
+  LOGIN_USER,
+  VagrantVmSettings,
+  boxNameOf,
+  rubyString,
+  vagrantfile,
+  vendorData,
+} from "../../drivers/local-vm-vagrant";
+import { localPreflight } from "../../pipeline";
+
+const S: VagrantVmSettings = {
+  buildDir: "/b",
+  imagePath: "/cache/final-image/k/artifact",
+  imageSha256: "ab".repeat(32),
+  imageFormat: "qcow2",
+  userData: "#cloud-config\n",
+  accelerator: "tcg",
+  ip: "192.168.56.10",
+  libvirtUri: "qemu:///system?socket=/tmp/l/libvirt-sock",
+  httpPort: 8080,
+  forwardPorts: ["8443:443", "2222:22"],
+  dataDir: "/home/u/data",
+  memoryMb: 2048,
+  cpus: 2,
+  name: "jupyterhub-dev",
+};
+const FILES = {
+  dir: "/b/local-vm/jupyterhub-dev",
+  key: "/b/local-vm/jupyterhub-dev/id_ed25519",
+  seed: "/b/local-vm/jupyterhub-dev/seed.iso",
+  box: "jupyterhub-vm-jupyterhub-dev-abababababab",
+};
+
+describe("Vagrantfile", () => {
+  const text = vagrantfile(S, FILES);
+
+  it("matches the snapshot", () => {
+    expect(text).toMatchSnapshot();
+  });
+
+  it("carries every setting the VM depends on", () => {
+    expect(text).toContain(`vm.vm.box = '${FILES.box}'`);
+    expect(text).toContain(`vm.ssh.username = '${LOGIN_USER}'`);
+    expect(text).toContain(`vm.ssh.private_key_path = ['${FILES.key}']`);
+    expect(text).toContain("vm.ssh.insert_key = false");
+    expect(text).toContain(`vm.vm.network :private_network, ip: '192.168.56.10'`);
+    for (const [h, g] of [
+      [8080, 80],
+      [8443, 443],
+      [2222, 22],
+    ])
+      expect(text).toContain(`:forwarded_port, guest: ${g}, host: ${h}, host_ip: "127.0.0.1"`);
+    expect(text).toContain(`vm.vm.synced_folder '/home/u/data', "/srv/data", type: "9p"`);
+    expect(text).toContain(`lv.uri = '${S.libvirtUri}'`);
+    expect(text).toContain(`lv.driver = 'qemu'`);
+    expect(text).toContain(`lv.cpu_model = "qemu64"`);
+    expect(text).toContain("lv.memory = 2048");
+    expect(text).toContain("lv.cpus = 2");
+    expect(text).toContain(`lv.storage :file, device: :cdrom, path: '${FILES.seed}'`);
+    // the default /vagrant share would expose the VM directory (with the key) to the guest
+    expect(text).toContain(`vm.vm.synced_folder ".", "/vagrant", disabled: true`);
+  });
+
+  it("has no private network without ip, no data folder without dataDir, and uses kvm when asked", () => {
+    const t = vagrantfile({ ...S, ip: "", dataDir: "", forwardPorts: [], accelerator: "kvm" }, FILES);
+    expect(t).not.toContain("private_network");
+    expect(t).not.toContain("/srv/data");
+    expect(t.match(/:forwarded_port/g)).toHaveLength(1);
+    expect(t).toContain("lv.driver = 'kvm'");
+    expect(t).toContain(`lv.cpu_mode = "host-passthrough"`);
+  });
+
+  it("quotes values as Ruby single-quoted strings (no interpolation)", () => {
+    expect(rubyString(`a'b\\c#{system("x")}`)).toBe(`'a\\'b\\\\c#{system("x")}'`);
+    const t = vagrantfile({ ...S, dataDir: "/data/it's #{here}" }, FILES);
+    expect(t).toContain(`synced_folder '/data/it\\'s #{here}'`);
+  });
+
+  it("names the box after the VM and the image", () => {
+    expect(boxNameOf("jupyterhub-dev", "0123456789abcdef".repeat(4))).toBe("jupyterhub-vm-jupyterhub-dev-0123456789ab");
+  });
+});
+
+describe("vendor-data (the per-VM login)", () => {
+  const key =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE0wZ8xgk1T0m8oA6Qf2yJ2m6b7f0Q2Yc6b2m3n4p5q6 jhvm-local@jupyterhub-dev";
+  const doc = yaml.load(vendorData(key + "\n")) as { users: Array<string | Record<string, unknown>> };
+
+  it("is #cloud-config adding the default user and a key-only login with the given key", () => {
+    expect(vendorData(key).startsWith("#cloud-config\n")).toBe(true);
+    expect(doc.users[0]).toBe("default");
+    expect(doc.users[1]).toMatchObject({
+      name: LOGIN_USER,
+      lock_passwd: true,
+      sudo: "ALL=(ALL) NOPASSWD:ALL",
+      ssh_authorized_keys: [key],
+    });
+    expect(Object.keys(doc.users[1] as object)).not.toContain("passwd");
+    expect(Object.keys(doc.users[1] as object)).not.toContain("plain_text_passwd");
+  });
+});
+
+describe("local preflight", () => {
+  const cfg = (local: Partial<StackConfig["local"]>) =>
+    ({
+      local: {
+        provider: "vagrant-libvirt",
+        ip: "",
+        libvirtUri: "qemu:///system",
+        httpPort: 8080,
+        forwardPorts: [],
+        dataDir: "",
+        memoryMb: 2048,
+        cpus: 2,
+        ...local,
+      },
+    }) as unknown as StackConfig;
+  /** a stand-in for the probed tools: `present` maps "cmd args" prefixes to their output */
+  const tools =
+    (present: Record<string, string>) =>
+    (cmd: string, args: string[]): string | undefined => {
+      const line = [cmd, ...args].join(" ");
+      const hit = Object.keys(present).find((k) => line.startsWith(k));
+      return hit === undefined ? undefined : present[hit];
+    };
+  const ALL = {
+    "vagrant --version": "Vagrant 2.3.4",
+    "vagrant plugin list": "vagrant-libvirt (0.11.2, system)\n",
+    "virsh --version": "9.0.0",
+    "virsh -c qemu:///system uri": "qemu:///system",
+    "sh -c command -v ssh-keygen": "/usr/bin/ssh-keygen",
+    "xorriso -version": "xorriso 1.5.4",
+    "qemu-system-x86_64 --version": "QEMU 7.2",
+  };
+  const problems = (c: StackConfig, run: ReturnType<typeof tools>) => {
+    try {
+      localPreflight(c, run);
+      return [];
+    } catch (e) {
+      return (e as Error).message.split("\n").slice(1);
+    }
+  };
+
+  it("passes when every tool answers", () => {
+    expect(problems(cfg({}), tools(ALL))).toEqual([]);
+    expect(problems(cfg({ provider: "qemu" }), tools(ALL))).toEqual([]);
+  });
+
+  it("reports every missing piece at once, each naming its key and a fix", () => {
+    const p = problems(cfg({ dataDir: "/nonexistent/jhvm-data" }), tools({}));
+    expect(p).toHaveLength(5);
+    expect(p[0]).toMatch(
+      /local\.provider: "vagrant-libvirt" needs `vagrant` on PATH; install Vagrant .* or set local\.provider to qemu/,
+    );
+    expect(p[1]).toMatch(/local\.provider: "vagrant-libvirt" needs `virsh`/);
+    expect(p[2]).toMatch(/needs `ssh-keygen`/);
+    expect(p[3]).toMatch(/needs xorriso or genisoimage/);
+    expect(p[4]).toMatch(/local\.dataDir: "\/nonexistent\/jhvm-data" is not a directory/);
+  });
+
+  it("names the plugin when Vagrant has no vagrant-libvirt", () => {
+    const p = problems(cfg({}), tools({ ...ALL, "vagrant plugin list": "No plugins installed.\n" }));
+    expect(p).toEqual([expect.stringMatching(/needs the vagrant-libvirt plugin, which Vagrant does not list/)]);
+  });
+
+  it("names local.libvirtUri when libvirt cannot be reached", () => {
+    const p = problems(cfg({ libvirtUri: "qemu:///session" }), tools(ALL));
+    expect(p).toEqual([
+      expect.stringMatching(/local\.libvirtUri: "qemu:\/\/\/session" cannot be reached .*start libvirtd/),
+    ]);
+  });
+
+  it("checks QEMU, not Vagrant, for the qemu runner", () => {
+    const { "qemu-system-x86_64 --version": _q, ...noQemu } = ALL;
+    expect(problems(cfg({ provider: "qemu" }), tools(noQemu))).toEqual([
+      expect.stringMatching(/local\.provider: "qemu" needs `qemu-system-x86_64` on PATH/),
+    ]);
+    const { "vagrant --version": _v, ...noVagrant } = ALL;
+    expect(problems(cfg({ provider: "qemu" }), tools(noVagrant))).toEqual([]);
+  });
+});
