@@ -144,8 +144,8 @@ afterAll(() => {
     pulumi(["stack", "rm", "--yes", "--force"], { allowFail: true });
     fs.rmSync(path.join(REPO, `Pulumi.${STACK}.yaml`), { force: true });
   }
-  // the lab stays up for other tests of this run; .ci/run (or tests/libvirt/down.sh) stops it
   if (work) fs.rmSync(work, { recursive: true, force: true });
+  if (lab) execFileSync("bash", [path.join(REPO, "tests/libvirt/down.sh")], { stdio: "inherit" });
 });
 
 describe("local target with vagrant-libvirt (real engine, real Vagrant, real libvirt)", () => {
