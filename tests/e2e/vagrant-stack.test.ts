@@ -7,9 +7,10 @@
  * Checks: the hub URL and the extra forward answer on 127.0.0.1, the private IP answers, the host folder is at
  * /srv/data, the stack's user-data was applied by cloud-init, Vagrant logs in only with the per-VM key (which is not
  * in the state), a second preview changes nothing, and `pulumi destroy` leaves no VM, domain, volume, box, SSH
- * tunnel, libvirt network or VM directory.
+ * tunnel, libvirt network or VM directory. Then an interrupted `pulumi up` (the whole process group killed while
+ * Vagrant boots the VM) is resumed by the next `pulumi up`: one VM, working, and destroy again leaves nothing.
  */
-import { execFileSync, spawnSync, SpawnSyncReturns } from "child_process";
+import { execFileSync, spawn, spawnSync, SpawnSyncReturns } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -210,6 +211,60 @@ describe("local target with vagrant-libvirt (real engine, real Vagrant, real lib
     const boxes = inNs("vagrant", ["box", "list"]).stdout;
     expect(boxes).not.toContain(box);
     expect(boxes).toMatch(/There are no installed boxes/);
+    expect(sshTunnels()).toEqual([]);
+    expect(fs.existsSync(vmDir)).toBe(false);
+  });
+});
+
+describe("an interrupted `pulumi up`", () => {
+  it("is resumed by the next `pulumi up` (the leftover VM, box and volume are replaced, not duplicated)", async () => {
+    const child = spawn(
+      "ip",
+      [
+        "netns",
+        "exec",
+        lab.JHVM_LIBVIRT_NETNS,
+        "pulumi",
+        "up",
+        "--yes",
+        "--skip-preview",
+        "--stack",
+        STACK,
+        "--non-interactive",
+      ],
+      { cwd: REPO, env, detached: true, stdio: "ignore" },
+    );
+    const exited = new Promise((r) => child.on("exit", r));
+    // kill everything of that `pulumi up` (engine, plugin, driver, Vagrant) once the domain exists and runs
+    const t0 = Date.now();
+    while (!virsh("list", "--name").includes(VM)) {
+      if (Date.now() - t0 > 10 * 60_000) throw new Error("the domain never appeared");
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    process.kill(-(child.pid as number), "SIGKILL");
+    await exited;
+    expect(virsh("list", "--name")).toEqual([VM]); // left running: libvirt's QEMU is not in that process group
+
+    // what a user does next: release the lock the killed update left, then `pulumi up` again
+    const cancel = pulumi(["cancel", "--yes"], { allowFail: true });
+    const again = pulumi(["up", "--yes", "--skip-preview"], { allowFail: true });
+    if (again.status !== 0)
+      throw new Error(
+        `resuming failed:\n${cancel.stdout}${cancel.stderr}\n${again.stdout.slice(-6000)}\n${again.stderr}`,
+      );
+    expect(virsh("list", "--all", "--name")).toEqual([VM]);
+    expect(httpGet(`http://127.0.0.1:${PORT}/`)).toBe("200 jhvm-test-web ok");
+    // the driver found the killed run's VM directory and tore that VM down before making the new one
+    const log = fs.readFileSync(path.join(work, "build", "logs", "local-vm.log"), "utf8");
+    expect(log).toMatch(/exists \(left over\): stopping its VM and replacing it/);
+    expect(log).toMatch(/vagrant destroy in /);
+    const box = JSON.parse(fs.readFileSync(path.join(vmDir, "vagrant-vm.json"), "utf8")).box as string;
+    expect(virshNames("vol-list", "default").filter((v) => v.startsWith(`${box}_vagrant_box_image_`))).toHaveLength(1);
+
+    pulumi(["destroy", "--yes", "--skip-preview"]);
+    expect(virsh("list", "--all", "--name")).toEqual([]);
+    expect(virshNames("vol-list", "default")).toEqual([]);
+    expect(inNs("vagrant", ["box", "list"]).stdout).toMatch(/There are no installed boxes/);
     expect(sshTunnels()).toEqual([]);
     expect(fs.existsSync(vmDir)).toBe(false);
   });
