@@ -29,17 +29,23 @@ import { Stage, StageError, StageResult, StageSettingsBase, sha256File, tail } f
 /** What this runner uses of a stage: its log and its tool runner. */
 type Runner = Pick<Stage<StageSettingsBase>, "log" | "run" | "logFile">;
 
+/** The local VM's settings, as both runners read them (drivers/local-vm.ts adds the qemu runner's own). */
 export interface VagrantVmSettings {
   readonly buildDir: string;
   readonly imagePath: string;
   readonly imageSha256: string;
   readonly imageFormat: string;
+  /** #cloud-config for the first boot (NoCloud seed user-data); empty: an empty #cloud-config */
   readonly userData: string;
   readonly accelerator: string;
+  /** vagrant-libvirt: a private IP (empty: DHCP on the management network); ignored by qemu */
   readonly ip?: string;
+  /** vagrant-libvirt: the libvirt connection (default qemu:///system) */
   readonly libvirtUri?: string;
   readonly httpPort: number;
+  /** more "HOST:GUEST" forwards on 127.0.0.1 */
   readonly forwardPorts?: readonly string[];
+  /** host folder mounted at /srv/data in the guest; empty: none */
   readonly dataDir: string;
   readonly memoryMb: number;
   readonly cpus: number;

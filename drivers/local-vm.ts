@@ -25,27 +25,11 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { Stage, StageError, StageSettingsBase, main, sha256File, tail } from "./lib";
-import { vagrantCreate, vagrantTeardown } from "./local-vm-vagrant";
+import { VagrantVmSettings, vagrantCreate, vagrantTeardown } from "./local-vm-vagrant";
 
-export interface LocalVmSettings extends StageSettingsBase {
-  readonly imagePath: string;
-  readonly imageSha256: string;
-  readonly imageFormat: string;
-  /** #cloud-config for the first boot (NoCloud seed); empty: no seed */
-  readonly userData: string;
-  readonly accelerator: string;
+/** The VM's settings (shared with the vagrant-libvirt runner, see VagrantVmSettings) plus the qemu runner's own. */
+export interface LocalVmSettings extends StageSettingsBase, VagrantVmSettings {
   readonly provider: "qemu" | "vagrant-libvirt";
-  readonly ip?: string;
-  /** vagrant-libvirt: the libvirt connection (default qemu:///system) */
-  readonly libvirtUri?: string;
-  readonly httpPort: number;
-  /** more "HOST:GUEST" forwards on 127.0.0.1 */
-  readonly forwardPorts?: readonly string[];
-  /** host folder shared with the guest as 9p tag `jhvm-data`; empty: none */
-  readonly dataDir: string;
-  readonly memoryMb: number;
-  readonly cpus: number;
-  readonly name: string;
   /** isolate the guest (QEMU `restrict=on`): no traffic from the guest to the host or beyond; forwards still work */
   readonly restrictNetwork?: boolean;
   /** seconds delete waits for the guest to power off before SIGTERM (default 60) */

@@ -6,12 +6,13 @@
  * config edit, no secret in the exported state, nothing left after destroy, and an invalid config failing at
  * preview with nothing created.
  */
-import { execFileSync, spawnSync, SpawnSyncReturns } from "child_process";
+import { spawnSync, SpawnSyncReturns } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
+import { engineEnv } from "./engine";
 
 const REPO = path.resolve(__dirname, "..", "..");
 const LAB = process.env.LAB ?? "/tmp/jhvm-lab";
@@ -124,25 +125,8 @@ const BASE_CONFIG = () => ({
 
 beforeAll(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), "jhvm-e2e-"));
-  const pulumiBin = execFileSync("bash", [path.join(REPO, "scripts/install-pulumi.sh"), "--print-path"], {
-    encoding: "utf8",
-  }).trim();
-  if (!fs.existsSync(path.join(pulumiBin, "pulumi")))
-    throw new Error(`the Pulumi CLI is not installed: run scripts/install-pulumi.sh (.ci/run does)`);
-  env = {
-    ...process.env,
-    // the real engine; the provider plugins are the test-only stand-ins (tests/standin-providers/README.md)
-    PATH: `${pulumiBin}:${path.join(REPO, "tests/standin-providers/plugins")}:${process.env.PATH}`,
-    PULUMI_BACKEND_URL: `file://${work}/state`,
-    PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-    PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
-    OS_CLIENT_CONFIG_FILE: path.join(LAB, "clouds.yaml"),
-    LAB,
-    LAB_CINDER,
-  };
-  fs.mkdirSync(path.join(work, "state"));
+  // the real engine; the provider plugins are the test-only stand-ins (tests/standin-providers/README.md)
+  env = engineEnv(work, { OS_CLIENT_CONFIG_FILE: path.join(LAB, "clouds.yaml"), LAB, LAB_CINDER }, PASSPHRASE);
 
   // the test OpenStack: started here (unless it already runs), stopped in afterAll
   const status = spawnSync("bash", [path.join(REPO, "tests/lab/status.sh"), "--quiet"], { env, encoding: "utf8" });

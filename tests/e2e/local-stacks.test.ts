@@ -12,6 +12,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
+import { engineEnv } from "./engine";
 
 const REPO = path.resolve(__dirname, "..", "..");
 const STACKS = ["e2e-local-a", "e2e-local-b"];
@@ -54,9 +55,6 @@ function qemuProcessesIn(dir: string): number[] {
 
 beforeAll(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), "jhvm-local-"));
-  const pulumiBin = execFileSync("bash", [path.join(REPO, "scripts/install-pulumi.sh"), "--print-path"], {
-    encoding: "utf8",
-  }).trim();
 
   // a clean little disk for the stand-in Packer: one ext4 file system holding what the hygiene check looks at
   const skel = path.join(work, "skel");
@@ -89,16 +87,7 @@ else mkdir -p "$out"; cp "${work}/disk.qcow2" "$out/$vm.qcow2"; fi
   fs.writeFileSync(iso, crypto.randomBytes(1 << 20));
   const isoSha = crypto.createHash("sha256").update(fs.readFileSync(iso)).digest("hex");
 
-  env = {
-    ...process.env,
-    PATH: `${pulumiBin}:${path.join(REPO, "tests/standin-providers/plugins")}:${process.env.PATH}`,
-    PULUMI_BACKEND_URL: `file://${work}/state`,
-    PULUMI_CONFIG_PASSPHRASE: crypto.randomBytes(16).toString("hex"),
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-    JHVM_PACKER: fake,
-  };
-  fs.mkdirSync(path.join(work, "state"));
+  env = engineEnv(work, { JHVM_PACKER: fake });
   STACKS.forEach((stack, i) => {
     const config = {
       "jupyterhub-vm:target": "local",

@@ -16,6 +16,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
+import { engineEnv } from "./engine";
 
 const REPO = path.resolve(__dirname, "..", "..");
 const STACK = "e2e-vagrant";
@@ -97,26 +98,13 @@ beforeAll(() => {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
   }).trim();
-  const pulumiBin = execFileSync("bash", [path.join(REPO, "scripts/install-pulumi.sh"), "--print-path"], {
-    encoding: "utf8",
-  }).trim();
 
   work = fs.mkdtempSync(path.join(os.tmpdir(), "jhvm-vagrant-"));
   fs.mkdirSync(path.join(work, "data"));
   fs.writeFileSync(path.join(work, "data", "notebook.txt"), "written on the host\n");
-  fs.mkdirSync(path.join(work, "state"));
   vmDir = path.join(work, "build", "local-vm", VM);
-  env = {
-    ...process.env,
-    PATH: `${pulumiBin}:${path.join(REPO, "tests/standin-providers/plugins")}:${process.env.PATH}`,
-    PULUMI_BACKEND_URL: `file://${work}/state`,
-    PULUMI_CONFIG_PASSPHRASE: crypto.randomBytes(16).toString("hex"),
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-    // the boxes of this test only
-    VAGRANT_HOME: path.join(work, "vagrant.d"),
-    VAGRANT_CHECKPOINT_DISABLE: "1",
-  };
+  // the boxes of this test only
+  env = engineEnv(work, { VAGRANT_HOME: path.join(work, "vagrant.d"), VAGRANT_CHECKPOINT_DISABLE: "1" });
   const config = {
     "jupyterhub-vm:target": "local",
     "jupyterhub-vm:buildDir": path.join(work, "build"),
