@@ -100,7 +100,7 @@ else mkdir -p "$out"; cp "${work}/disk.qcow2" "$out/$vm.qcow2"; fi
         isoSha256: isoSha,
         diskSizeGb: 8,
       },
-      "jupyterhub-vm:local": { httpPort: PORTS[i], memoryMb: 512, cpus: 1 },
+      "jupyterhub-vm:local": { provider: "qemu", httpPort: PORTS[i], memoryMb: 512, cpus: 1 },
     };
     fs.writeFileSync(path.join(REPO, `Pulumi.${stack}.yaml`), yaml.dump({ config }));
     pulumi(stack, ["stack", "init"]);

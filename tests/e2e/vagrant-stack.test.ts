@@ -258,6 +258,26 @@ describe("an interrupted `pulumi up`", () => {
   });
 });
 
+describe("preflight", () => {
+  it("an unreachable libvirt fails the preview, naming local.libvirtUri, before anything is built or created", () => {
+    const file = path.join(REPO, `Pulumi.${STACK}.yaml`);
+    const good = fs.readFileSync(file, "utf8");
+    const cfg = yaml.load(good) as { config: Record<string, Record<string, unknown>> };
+    const bad = `qemu:///system?socket=${work}/no-such-libvirt-sock`;
+    cfg.config["jupyterhub-vm:local"].libvirtUri = bad;
+    fs.writeFileSync(file, yaml.dump(cfg));
+    try {
+      const r = pulumi(["preview"], { allowFail: true });
+      expect(r.status).not.toBe(0);
+      expect(`${r.stdout}${r.stderr}`).toContain(`jupyterhub-vm:local.libvirtUri: "${bad}" cannot be reached`);
+      expect(virsh("list", "--all", "--name")).toEqual([]);
+      expect(fs.existsSync(vmDir)).toBe(false);
+    } finally {
+      fs.writeFileSync(file, good);
+    }
+  });
+});
+
 let image: string | undefined;
 function imagePath(): string {
   if (!image) {
