@@ -286,9 +286,10 @@ describe("FinalImage driver, real run (Packer qemu/TCG + Ansible + sysprep + qem
     expect(check["compressed-clusters"]).toBeGreaterThan(0.5 * check["allocated-clusters"]);
 
     // 3. The image: build user, its home and sudoers file gone, machine-id empty, content in /etc/skel.
-    // the password, searched in the whole raw disk, free space included. (Not its hash: the base box's first
-    // /etc/shadow may survive in free blocks that the zero fill cannot reach, such as ext4's reserved clusters.)
-    const strings = secretFile;
+    // the password and its hash, searched in the whole raw disk, free space included (the hash was in the
+    // base box's /etc/shadow and /etc/shadow-, whose blocks the account's removal frees)
+    const strings = path.join(work, "raw-forbidden-strings");
+    fs.writeFileSync(strings, `${password}\n${passwordHash}\n`, { mode: 0o600 });
     const factsRun = run(
       "bash",
       [path.join(REPO, "tests/images/final-image-facts.sh"), result.path, USER, "/etc/skel/notebooks", strings],
