@@ -19,6 +19,7 @@
 import { spawn, execFileSync } from "child_process";
 import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { REPO, findPacker, run } from "../packer/helpers";
 
@@ -230,6 +231,9 @@ describe("FinalImage driver, real run (Packer qemu/TCG + Ansible + sysprep + qem
     const settingsFile = path.join(work, "final-image.settings.json");
     fs.writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
 
+    // ssh reads known_hosts from the account's home (not $HOME): the build must not add to it (see ansible.cfg)
+    const knownHosts = path.join(os.userInfo().homedir, ".ssh", "known_hosts");
+    const knownBefore = fs.existsSync(knownHosts) ? fs.readFileSync(knownHosts, "utf8") : undefined;
     const d = await runDriver(settingsFile, key, { JHVM_PACKER: packer, CHECKPOINT_DISABLE: "1" }, password);
     t.driver = Date.now() - t0;
     const logFile = path.join(buildDir, "logs", "final-image.log");
@@ -247,6 +251,7 @@ describe("FinalImage driver, real run (Packer qemu/TCG + Ansible + sysprep + qem
     t.export = tHygiene - tExport;
     t.hygiene = tDone - tHygiene;
     if (d.code !== 0) throw new Error(`driver failed (exit ${d.code}):\n${d.stderr.slice(-6000)}`);
+    expect(fs.existsSync(knownHosts) ? fs.readFileSync(knownHosts, "utf8") : undefined).toBe(knownBefore);
 
     const t1 = Date.now();
     // 1. Result on the last stdout line, matching the published cache entry and its manifest.
