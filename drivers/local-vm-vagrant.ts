@@ -201,7 +201,12 @@ export async function vagrantTeardown(stage: Runner, dir: string): Promise<void>
     if (!u.ok) throw new StageError(`cannot undefine domain ${info.domain}: ${u.out.trim()}`);
   }
   const boxes = spawnSync(VAGRANT, ["box", "list", "--no-color"], { encoding: "utf8" });
-  if (boxes.status === 0 && boxes.stdout.split("\n").some((l) => l.split(/\s+/)[0] === info.box)) {
+  // a box that cannot be listed cannot be shown gone: fail rather than leave it behind silently
+  if (boxes.status !== 0)
+    throw new StageError(
+      `vagrant box list failed (${boxes.error?.message ?? `exit ${boxes.status}`}): box ${info.box} may remain`,
+    );
+  if (boxes.stdout.split("\n").some((l) => l.split(/\s+/)[0] === info.box)) {
     stage.log(`removing box ${info.box}`);
     await stage.run(VAGRANT, ["box", "remove", "--force", "--all", "--no-color", info.box], { cwd: dir, env });
   }

@@ -17,11 +17,12 @@
 // and packer (scripts/install-packer.sh). It fails, never skips, when one of them is missing.
 // Takes ~7 min here (TCG, 2 cores; debootstrap rootfs cached by debian12-qcow2.sh, +3-4 min when cold).
 import { spawn, execFileSync } from "child_process";
-import { createHash, randomBytes } from "crypto";
+import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { REPO, findPacker, run } from "../packer/helpers";
+import { sha256FileSync as sha256File } from "../../components/file-hash";
 
 const MINUTE = 60_000;
 jest.setTimeout(90 * MINUTE);
@@ -31,18 +32,6 @@ const USER = "builder";
 const DISK_GB = 4;
 const TSX = path.join(REPO, "node_modules/tsx/dist/cli.mjs");
 const HYGIENE = path.join(REPO, "tools/image-hygiene-check");
-
-function sha256File(file: string): string {
-  const h = createHash("sha256");
-  const fd = fs.openSync(file, "r");
-  const buf = Buffer.alloc(8 * 1024 * 1024);
-  try {
-    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
-  } finally {
-    fs.closeSync(fd);
-  }
-  return h.digest("hex");
-}
 
 function requireTool(cmd: string, hint: string): void {
   const r = run("bash", ["-c", `PATH="$PATH:/usr/sbin:/sbin" command -v ${cmd}`]);

@@ -13,11 +13,12 @@
 // Needs root (the image is made with loop devices) and QEMU + xorriso (tests/images/install-deps.sh).
 // ~1.5-3 min on 2 shared cores (the guest boots in ~30-60 s under TCG).
 import { spawnSync } from "child_process";
-import { createHash, randomBytes } from "crypto";
+import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { sha256FileSync as sha256File } from "../../components/file-hash";
 
 const MINUTE = 60_000;
 jest.setTimeout(20 * MINUTE);
@@ -26,18 +27,6 @@ const REPO = path.resolve(__dirname, "..", "..");
 const TSX = path.join(REPO, "node_modules/tsx/dist/cli.mjs");
 const keep = process.env.JHVM_KEEP_TEST_OUTPUT === "1";
 const BOOT_TIMEOUT_S = Number(process.env.JHVM_LOCAL_VM_BOOT_TIMEOUT ?? "360");
-
-function sha256File(file: string): string {
-  const h = createHash("sha256");
-  const fd = fs.openSync(file, "r");
-  const buf = Buffer.alloc(8 * 1024 * 1024);
-  try {
-    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
-  } finally {
-    fs.closeSync(fd);
-  }
-  return h.digest("hex");
-}
 
 function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) {
   const r = spawnSync(cmd, args, {
