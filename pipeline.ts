@@ -17,6 +17,7 @@ import { LocalVm } from "./components/local-vm";
 import { fileSha256Cached } from "./components/file-hash";
 import { hashPaths } from "./components/stage";
 import { adminPasswordHash, renderUserData } from "./cloud-init/render";
+import { openstackPreflight } from "./targets/openstack/preflight";
 
 export interface Artifact {
   readonly path: pulumi.Input<string>;
@@ -149,62 +150,6 @@ export function buildImage(cfg: StackConfig, opts: pulumi.ComponentResourceOptio
     { ...opts, dependsOn: [base] },
   );
   return { path: final.path, sha256: final.sha256, format: final.format };
-}
-
-/**
- * Looks up every cloud resource the stack names, all at once, before anything is built: a typo fails the preview
- * with one message per problem instead of failing after a 30-minute build.
- */
-export async function preflight(cfg: StackConfig, provider: openstack.Provider): Promise<void> {
-  const o = cfg.openstack;
-  const opts = { provider, async: true } as pulumi.InvokeOptions;
-  const checks: Array<[string, string, () => Promise<unknown>, string]> = [
-    [
-      "openstack.flavor",
-      o.flavor,
-      () => openstack.compute.getFlavor({ name: o.flavor }, opts),
-      "`openstack flavor list`",
-    ],
-  ];
-  if (o.network)
-    checks.push([
-      "openstack.network",
-      o.network,
-      () => openstack.networking.getNetwork({ name: o.network }, opts),
-      "`openstack network list`",
-    ]);
-  if (o.floatingIpPool)
-    checks.push([
-      "openstack.floatingIpPool",
-      o.floatingIpPool,
-      () => openstack.networking.getNetwork({ name: o.floatingIpPool, external: true }, opts),
-      "`openstack network list --external`",
-    ]);
-  if (o.keyPair)
-    checks.push([
-      "openstack.keyPair",
-      o.keyPair,
-      () => openstack.compute.getKeypair({ name: o.keyPair }, opts),
-      "`openstack keypair list`",
-    ]);
-  if (o.existingImage && !/^[0-9a-f-]{36}$/i.test(o.existingImage))
-    checks.push([
-      "openstack.existingImage",
-      o.existingImage,
-      () => openstack.images.getImage({ name: o.existingImage, mostRecent: true }, opts),
-      "`openstack image list`",
-    ]);
-  const results = await Promise.allSettled(checks.map(([, , fn]) => fn()));
-  const problems = results.flatMap((r, i) => {
-    if (r.status === "fulfilled") return [];
-    const [key, value, , fix] = checks[i];
-    const reason = String((r.reason as Error)?.message ?? r.reason).split("\n")[0];
-    return [
-      `jupyterhub-vm:${key}: ${JSON.stringify(value)} was not found in cloud ${JSON.stringify(o.cloud)} (${reason}); pick one from ${fix}`,
-    ];
-  });
-  if (problems.length)
-    throw new Error(`Preflight failed (${problems.length}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
 }
 
 /** Runs a tool briefly at preview time; its output, or undefined when it cannot be run or fails. */
@@ -340,7 +285,7 @@ export async function deploy(cfg: StackConfig, opts: DeployOptions = {}): Promis
     region: o.region || undefined,
     password: cfg.openstackPassword,
   });
-  await preflight(cfg, provider);
+  await openstackPreflight(cfg, provider);
 
   const artifact = buildImage(cfg);
   const osInfo = OS_INFO[cfg.image.os];
@@ -353,6 +298,7 @@ export async function deploy(cfg: StackConfig, opts: DeployOptions = {}): Promis
       visibility: o.imageVisibility,
       minDiskGb: cfg.image.diskSizeGb,
       minRamMb: o.minRamMb,
+      keepOldImages: o.keepOldImages,
       osDistro: osInfo.distro,
       osVersion: osInfo.version,
       tags: ["jupyterhub-vm", `stack:${cfg.stack}`],

@@ -19,6 +19,8 @@ export interface GlanceImageArgs {
   readonly visibility: string;
   readonly minDiskGb: number;
   readonly minRamMb: number;
+  /** leave a replaced (or destroyed) image in Glance instead of deleting it */
+  readonly keepOldImages: boolean;
   readonly osDistro: string;
   readonly osVersion: string;
   readonly tags: readonly string[];
@@ -67,7 +69,12 @@ export class GlanceImage extends pulumi.ComponentResource {
           tags: [...args.tags],
         },
         // the provider would only rename an image whose file changed: a new content hash must upload a new image
-        { parent: this, customTimeouts: { create: "60m" }, replaceOnChanges: ["name"] },
+        {
+          parent: this,
+          customTimeouts: { create: "60m" },
+          replaceOnChanges: ["name"],
+          retainOnDelete: args.keepOldImages,
+        },
       );
       this.imageId = image.id;
       this.imageName = image.name;

@@ -76,6 +76,7 @@ export interface OpenStackConfig {
   readonly availabilityZone: string;
   readonly imageVisibility: "private" | "shared" | "community" | "public";
   readonly imageName: string;
+  readonly keepOldImages: boolean;
   readonly existingImage: string;
   readonly minRamMb: number;
   readonly bootVolumeSizeGb: number;

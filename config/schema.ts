@@ -612,6 +612,15 @@ export const SCHEMA: readonly KeySpec[] = [
   },
   {
     section: "openstack",
+    name: "keepOldImages",
+    type: { kind: "bool" },
+    default: false,
+    doc: "Leave each replaced Glance image (and the last one on `pulumi destroy`) in the project instead of deleting it, e.g. to roll back by hand; kept images are no longer managed by the stack. Applies to images replaced after the change.",
+    onChange: "update in place",
+    badExample: "yes",
+  },
+  {
+    section: "openstack",
     name: "imageName",
     type: { kind: "string", pattern: NAME, patternHint: "letters, digits, . _ -" },
     default: "jupyterhub",

@@ -13,8 +13,8 @@
 #                                   the upstream one is not served by the Go proxy we reach (see below)
 #   pulumi-resource-pulumi-nodejs   the dynamic-provider host (a 3-line shell script around @pulumi/pulumi)
 # The engine finds the last two next to `pulumi` (they are "bundled" plugins), so nothing is downloaded and
-# nothing needs `pulumi plugin install`. Provider plugins (command, openstack) cannot be built here: their Go
-# modules are refused by the proxy (--check-providers shows the proxy's answer).
+# nothing needs `pulumi plugin install`. The OpenStack provider plugin is built by install-openstack-provider.sh;
+# pulumi-command cannot be built here: its Go module is refused by the proxy (--check-providers shows the answer).
 #
 # Dependencies are pinned by scripts/pulumi-build/go.mod + go.sum (built with -mod=readonly, so every module is
 # verified against go.sum). Logs and timings go to stderr.
@@ -23,15 +23,13 @@ set -euo pipefail
 PULUMI_VERSION=3.248.0   # keep in step with "@pulumi/pulumi" in package.json (the CLI must be >= the SDK)
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+tag=install-pulumi
+# shellcheck source=lib/go-build.sh
+source "$script_dir/lib/go-build.sh"
 build_dir=$script_dir/pulumi-build
-prefix=${JHVM_PULUMI_HOME:-$HOME/.cache/jupyterhub-vm/pulumi-$PULUMI_VERSION}
+prefix=${JHVM_PULUMI_HOME:-$tools_cache/pulumi-$PULUMI_VERSION}
 bin=$prefix/bin
 stamp=$prefix/build.stamp
-
-log() { printf '[install-pulumi] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-now_ms() { date +%s%3N; }
-secs() { awk -v ms="$1" 'BEGIN { printf "%.1f", ms / 1000 }'; }
 
 usage() { sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
 
@@ -48,17 +46,7 @@ for arg in "$@"; do
 done
 
 # ---------------------------------------------------------------------------------------------------------------
-# Go toolchain: the one on PATH, else the usual install location. go.mod asks for Go >= 1.25.11.
-if ! command -v go >/dev/null 2>&1; then
-  [[ -x /usr/local/go/bin/go ]] && export PATH=/usr/local/go/bin:$PATH
-fi
-command -v go >/dev/null 2>&1 || die "go is not installed (need Go >= 1.25.11; e.g. apt/golang.org tarball)"
-# Modules come from the proxy only: drop a "direct" fallback, which would try to reach GitHub on a 404.
-proxy=$(go env GOPROXY)
-proxy=${proxy//,direct/}
-proxy=${proxy//|direct/}
-[[ -z $proxy || $proxy == direct || $proxy == off ]] && proxy=https://proxy.golang.org
-export GOPROXY=$proxy
+use_go
 
 # ---------------------------------------------------------------------------------------------------------------
 check_providers() {
@@ -93,8 +81,7 @@ exec node "$script" "$@"
 EOF
 
 # Cache key: the pinned version, the dynamic-provider script and a hash of every build input in scripts/pulumi-build.
-inputs_hash=$(cd "$build_dir" && { echo "$PULUMI_VERSION"; echo "$dynamic_provider_script"; find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) \
-  | LC_ALL=C sort | xargs sha256sum; } | sha256sum | cut -c1-16)
+inputs_hash=$(inputs_hash "$build_dir" "$PULUMI_VERSION" "$dynamic_provider_script")
 want_stamp="pulumi=v$PULUMI_VERSION language-nodejs=$PULUMI_VERSION inputs=$inputs_hash"
 
 cache_ok() {

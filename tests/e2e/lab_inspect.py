@@ -14,7 +14,8 @@ demo = openstack.connect(cloud="lab-demo")
 admin = openstack.connect(cloud="lab")
 project_id = demo.current_project_id
 
-out = {"images": [], "servers": [], "security_groups": [], "floating_ips": [], "keypairs": [], "volumes": []}
+out = {"images": [], "servers": [], "security_groups": [], "floating_ips": [], "keypairs": [], "volumes": [],
+       "ports": []}
 
 STANDARD_IMAGE_FIELDS = {
     "id", "name", "status", "disk_format", "container_format", "min_disk", "min_ram", "visibility", "checksum",
@@ -61,6 +62,10 @@ for sg in demo.network.security_groups(project_id=project_id):
 
 for fip in demo.network.ips(project_id=project_id):
     out["floating_ips"].append({"id": fip.id, "address": fip.floating_ip_address, "port_id": fip.port_id})
+
+for port in demo.network.ports(project_id=project_id):
+    out["ports"].append({"id": port.id, "device_owner": port.device_owner, "device_id": port.device_id,
+                         "network_id": port.network_id, "status": port.status})
 
 for kp in demo.compute.keypairs():
     out["keypairs"].append({"name": kp.name, "fingerprint": kp.fingerprint})

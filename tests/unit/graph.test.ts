@@ -206,6 +206,16 @@ describe("genostack stack (OpenStack target)", () => {
     expect(server.options.deleteBeforeReplace).toBe(true);
   });
 
+  it("deletes a replaced or destroyed Glance image by default, and leaves it with keepOldImages", async () => {
+    const d = tempDir();
+    const file = path.join(d, "hub.qcow2");
+    fs.writeFileSync(file, "image bytes");
+    const r1 = await genostack({ "image.source": "file", "image.file": file });
+    expect(r1.byName("glance-image").options.retainOnDelete).toBe(false);
+    const r2 = await genostack({ "image.source": "file", "image.file": file, "openstack.keepOldImages": true });
+    expect(r2.byName("glance-image").options.retainOnDelete).toBe(true);
+  });
+
   it("keeps the data volume on destroy by default (retainOnDelete), and not when keepDataVolume is false", async () => {
     expect(r.byName("hub-data").options.retainOnDelete).toBe(true);
     const r2 = await genostack({ "openstack.keepDataVolume": false });

@@ -46,9 +46,23 @@ export interface RunOptions {
   readonly config: Record<string, unknown>;
   /** keys (without prefix) stored as secrets */
   readonly secrets?: readonly string[];
-  /** invoke tokens that fail (e.g. "openstack:compute/getFlavor:getFlavor") */
-  readonly failingInvokes?: readonly string[];
+  /**
+   * invoke tokens that fail (e.g. "openstack:compute/getFlavor:getFlavor"), with the error text the bridged
+   * provider gives (reason on its own line); a value of "" fails with "Your query returned no results…"
+   */
+  readonly failingInvokes?: readonly string[] | Readonly<Record<string, string>>;
+  /**
+   * clouds.yaml for the run (OS_CLIENT_CONFIG_FILE): its text, or null for none at all; by default one that
+   * holds the config's `openstack.cloud`
+   */
+  readonly cloudsYaml?: string | null;
 }
+
+/** An invoke error as the bridged OpenStack provider words it: the reason is on the second line. */
+export function bridgedInvokeError(token: string, reason: string): string {
+  return `invocation of ${token} returned an error: invoking ${token}: 1 error occurred:\n\t* ${reason}\n\n`;
+}
+export const NO_RESULTS = "Your query returned no results. Please change your search criteria and try again.";
 
 /** What the mocked build drivers "produce": deterministic per stage and key. */
 export function mockStageResult(
@@ -93,7 +107,11 @@ async function resolveDeep(value: unknown): Promise<unknown> {
 export async function runProgram(main: () => Promise<Record<string, unknown>>, opts: RunOptions): Promise<RunResult> {
   const resources: Registered[] = [];
   const invokes: Invoke[] = [];
-  const failing = new Set(opts.failingInvokes ?? []);
+  const failing = new Map<string, string>(
+    Array.isArray(opts.failingInvokes)
+      ? opts.failingInvokes.map((t) => [t, NO_RESULTS])
+      : Object.entries(opts.failingInvokes ?? {}).map(([t, r]) => [t, r || NO_RESULTS]),
+  );
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
@@ -113,7 +131,12 @@ export async function runProgram(main: () => Promise<Record<string, unknown>>, o
       },
       call(args) {
         invokes.push({ token: args.token, inputs: args.inputs });
-        if (failing.has(args.token)) throw new Error(`mock: no such ${args.token.split(":").pop()}`);
+        const reason = failing.get(args.token);
+        if (reason !== undefined) {
+          // the SDK reports a failed invoke as `new Error(grpcError.details)`
+          const text = bridgedInvokeError(args.token, reason);
+          throw Object.assign(new Error(text), { details: text });
+        }
         if (args.token === "openstack:networking/getPort:getPort") return { id: "port-id" };
         if (args.token === "openstack:images/getImage:getImage")
           return { id: "existing-image-id", name: args.inputs.name };
@@ -157,6 +180,17 @@ export async function runProgram(main: () => Promise<Record<string, unknown>>, o
     (opts.secrets ?? []).map((k) => `jupyterhub-vm:${k}`),
   );
 
+  // the preflight reads clouds.yaml as the provider would: give it one naming the stack's cloud
+  const cloud = (opts.config.openstack as { cloud?: string } | undefined)?.cloud ?? "";
+  const cloudsFile = path.join(tempDir("jhvm-clouds-"), "clouds.yaml");
+  const cloudsText =
+    opts.cloudsYaml === undefined
+      ? `clouds:\n  ${JSON.stringify(cloud || "none")}:\n    auth: {auth_url: "http://127.0.0.1:5000/v3"}\n`
+      : opts.cloudsYaml;
+  if (cloudsText !== null) fs.writeFileSync(cloudsFile, cloudsText);
+  const savedClouds = process.env.OS_CLIENT_CONFIG_FILE;
+  process.env.OS_CLIENT_CONFIG_FILE = cloudsFile;
+
   let outputs: Record<string, unknown> = {};
   try {
     const raw = await main();
@@ -165,6 +199,9 @@ export async function runProgram(main: () => Promise<Record<string, unknown>>, o
     await settle(resources);
     (e as any).registered = resources;
     throw e;
+  } finally {
+    if (savedClouds === undefined) delete process.env.OS_CLIENT_CONFIG_FILE;
+    else process.env.OS_CLIENT_CONFIG_FILE = savedClouds;
   }
   await settle(resources);
   const byName = (name: string) => {

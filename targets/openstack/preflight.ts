@@ -1,0 +1,162 @@
+/**
+ * The OpenStack target's preflight: before anything is built, the cloud entry is found in clouds.yaml and every
+ * cloud resource the stack names is looked up, all at once, so that a typo fails the preview with one message per
+ * problem (key, value, the provider's reason, the fix) instead of failing after a 30-minute build.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import * as pulumi from "@pulumi/pulumi";
+import * as openstack from "@pulumi/openstack";
+import { StackConfig } from "../../config";
+
+/** Where the provider (gophercloud's clientconfig) looks for clouds.yaml, in its order; the first file found wins. */
+export function cloudsYamlCandidates(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string[] {
+  const home = os.homedir();
+  const dirs = [cwd, path.join(home, ".config/openstack"), "/etc/openstack"];
+  return [
+    ...(env.OS_CLIENT_CONFIG_FILE ? [env.OS_CLIENT_CONFIG_FILE] : []),
+    ...["clouds.yaml", "clouds.yml"].flatMap((f) => dirs.map((d) => path.join(d, f))),
+  ];
+}
+
+/**
+ * The problem with `cloud`, if any: no clouds.yaml at all, an unreadable one, or no entry of that name. Mirrors
+ * the provider's own search (OS_CLIENT_CONFIG_FILE, then ./, ~/.config/openstack/, /etc/openstack/), so what it
+ * says is what the provider would find.
+ */
+export function checkCloudEntry(cloud: string, candidates: string[] = cloudsYamlCandidates()): string | undefined {
+  const key = "jupyterhub-vm:openstack.cloud";
+  const file = candidates.find((f) => fs.existsSync(f));
+  if (!file)
+    return (
+      `${key}: ${JSON.stringify(cloud)} cannot be used: no clouds.yaml was found (looked in ${candidates.join(", ")}); ` +
+      "download it from your cloud's dashboard (API Access → clouds.yaml) to ~/.config/openstack/clouds.yaml, " +
+      "or set OS_CLIENT_CONFIG_FILE to its path"
+    );
+  let doc: { clouds?: Record<string, unknown> } | undefined;
+  try {
+    doc = yaml.load(fs.readFileSync(file, "utf8")) as typeof doc;
+  } catch (e) {
+    const why = (e as Error).message.split("\n")[0];
+    return `${key}: ${JSON.stringify(cloud)} cannot be used: ${file} cannot be read as YAML (${why}); fix that file`;
+  }
+  const names = Object.keys(doc?.clouds ?? {});
+  if (!names.includes(cloud))
+    return (
+      `${key}: ${JSON.stringify(cloud)} is not a cloud in ${file} (` +
+      (names.length ? `it has: ${names.join(", ")}` : "it has no clouds: entries") +
+      "); use one of those names, or add the cloud to that file"
+    );
+  return undefined;
+}
+
+/**
+ * The provider's reason for a failed invoke, whatever line it is on. The bridged provider's errors read
+ * `invocation of <tok> returned an error: invoking <tok>: 1 error occurred:\n\t* <reason>\n\n`: the reason is on a
+ * later line, so keeping only the first one would lose it.
+ */
+export function lookupReason(err: unknown): string {
+  const text = String((err as Error)?.message ?? err);
+  const bullets = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith("* "))
+    .map((l) => l.slice(2).trim());
+  const reason = bullets.length
+    ? bullets.join("; ")
+    : text
+        .replace(/^invocation of \S+ returned an error:\s*/, "")
+        .replace(/^invoking \S+:\s*/, "")
+        .replace(/\d+ errors? occurred:\s*/, "")
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .join("; ");
+  return reason || text.trim();
+}
+
+/** A reason that means "no such object" (as opposed to: the cloud could not be asked). */
+export function isNotFound(reason: string): boolean {
+  return /returned no results|not found|no \S+ found|\b404\b|could not find/i.test(reason);
+}
+
+interface Lookup {
+  readonly key: string;
+  readonly value: string;
+  readonly run: () => Promise<unknown>;
+  readonly fix: string;
+}
+
+/** Turns the settled lookups into problems: one per missing object, one per distinct failure to ask the cloud. */
+export function lookupProblems(cloud: string, lookups: readonly Lookup[], results: PromiseSettledResult<unknown>[]) {
+  const problems: string[] = [];
+  const cloudErrors = new Map<string, string[]>();
+  results.forEach((r, i) => {
+    if (r.status === "fulfilled") return;
+    const { key, value, fix } = lookups[i];
+    const reason = lookupReason(r.reason);
+    if (isNotFound(reason)) {
+      problems.push(
+        `jupyterhub-vm:${key}: ${JSON.stringify(value)} was not found in cloud ${JSON.stringify(cloud)} (${reason}); pick one from ${fix}`,
+      );
+    } else {
+      cloudErrors.set(reason, [...(cloudErrors.get(reason) ?? []), key]);
+    }
+  });
+  // one failure to reach or authenticate with the cloud fails every lookup the same way: say it once
+  for (const [reason, keys] of cloudErrors)
+    problems.push(
+      `jupyterhub-vm:openstack.cloud: cloud ${JSON.stringify(cloud)} could not be asked for ${keys.join(", ")} (${reason}); ` +
+        "check its clouds.yaml entry (auth_url, credentials, region) and that its API answers",
+    );
+  return problems;
+}
+
+export async function openstackPreflight(cfg: StackConfig, provider: openstack.Provider): Promise<void> {
+  const o = cfg.openstack;
+  const cloudProblem = checkCloudEntry(o.cloud);
+  if (cloudProblem) throw new Error(`Preflight failed (1):\n  - ${cloudProblem}`);
+  const opts = { provider, async: true } as pulumi.InvokeOptions;
+  const lookups: Lookup[] = [
+    {
+      key: "openstack.flavor",
+      value: o.flavor,
+      run: () => openstack.compute.getFlavor({ name: o.flavor }, opts),
+      fix: "`openstack flavor list`",
+    },
+  ];
+  if (o.network)
+    lookups.push({
+      key: "openstack.network",
+      value: o.network,
+      run: () => openstack.networking.getNetwork({ name: o.network }, opts),
+      fix: "`openstack network list`",
+    });
+  if (o.floatingIpPool)
+    lookups.push({
+      key: "openstack.floatingIpPool",
+      value: o.floatingIpPool,
+      run: () => openstack.networking.getNetwork({ name: o.floatingIpPool, external: true }, opts),
+      fix: "`openstack network list --external`",
+    });
+  if (o.keyPair)
+    lookups.push({
+      key: "openstack.keyPair",
+      value: o.keyPair,
+      run: () => openstack.compute.getKeypair({ name: o.keyPair }, opts),
+      fix: "`openstack keypair list`",
+    });
+  if (o.existingImage && !/^[0-9a-f-]{36}$/i.test(o.existingImage))
+    lookups.push({
+      key: "openstack.existingImage",
+      value: o.existingImage,
+      run: () => openstack.images.getImage({ name: o.existingImage, mostRecent: true }, opts),
+      fix: "`openstack image list`",
+    });
+  const results = await Promise.allSettled(lookups.map((l) => l.run()));
+  const problems = lookupProblems(o.cloud, lookups, results);
+  if (problems.length)
+    throw new Error(`Preflight failed (${problems.length}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+}

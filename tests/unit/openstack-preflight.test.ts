@@ -1,0 +1,146 @@
+/**
+ * The OpenStack preflight's messages: the provider's reason kept whatever line it is on (texts as the bridged
+ * provider words them, see tests/e2e/lab-stack.test.ts for the real ones), an unknown cloud reported as that, and
+ * a cloud that cannot be asked reported once, not as a missing flavor.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { checkCloudEntry, isNotFound, lookupReason } from "../../targets/openstack/preflight";
+import { NO_RESULTS, bridgedInvokeError, runProgram, tempDir } from "./harness";
+import { program } from "./program";
+
+const FLAVOR = "openstack:compute/getFlavor:getFlavor";
+const NETWORK = "openstack:networking/getNetwork:getNetwork";
+const KEYPAIR = "openstack:compute/getKeypair:getKeypair";
+const IMAGE = "openstack:images/getImage:getImage";
+
+describe("lookupReason", () => {
+  it("keeps the reason from the line after the bridge's header", () => {
+    expect(lookupReason(new Error(bridgedInvokeError(FLAVOR, NO_RESULTS)))).toBe(NO_RESULTS);
+  });
+  it("joins several reasons", () => {
+    const e = `invocation of ${FLAVOR} returned an error: invoking ${FLAVOR}: 2 errors occurred:\n\t* one\n\t* two\n\n`;
+    expect(lookupReason(e)).toBe("one; two");
+  });
+  it("keeps a one-line error whole, minus the invoke prefix", () => {
+    expect(lookupReason(new Error(`invocation of ${KEYPAIR} returned an error: something broke`))).toBe(
+      "something broke",
+    );
+  });
+  it("classifies the real providers' not-found texts as not found, and others not", () => {
+    expect(isNotFound(NO_RESULTS)).toBe(true);
+    expect(isNotFound("No openstack_networking_port_v2 found")).toBe(true);
+    expect(
+      isNotFound(
+        "Error retrieving openstack_compute_keypair_v2 k: Expected HTTP response code [200] when accessing [GET http://127.0.0.1:8774/v2.1/os-keypairs/k], but got 404 instead",
+      ),
+    ).toBe(true);
+    expect(isNotFound("Authentication failed")).toBe(false);
+    expect(isNotFound("dial tcp 127.0.0.1:5000: connect: connection refused")).toBe(false);
+  });
+});
+
+describe("checkCloudEntry", () => {
+  const dir = tempDir();
+  const file = path.join(dir, "clouds.yaml");
+  fs.writeFileSync(file, "clouds:\n  lab-demo: {auth: {auth_url: 'http://127.0.0.1:5000/v3'}}\n  other: {}\n");
+
+  it("accepts a cloud the file names", () => {
+    expect(checkCloudEntry("lab-demo", [file])).toBeUndefined();
+  });
+  it("names the file and the clouds it has for an unknown cloud", () => {
+    expect(checkCloudEntry("lab-nope", [path.join(dir, "missing.yaml"), file])).toBe(
+      `jupyterhub-vm:openstack.cloud: "lab-nope" is not a cloud in ${file} (it has: lab-demo, other); use one of those names, or add the cloud to that file`,
+    );
+  });
+  it("says where it looked when there is no clouds.yaml", () => {
+    const msg = checkCloudEntry("x", [path.join(dir, "a.yaml"), path.join(dir, "b.yaml")]);
+    expect(msg).toMatch(/^jupyterhub-vm:openstack\.cloud: "x" cannot be used: no clouds\.yaml was found \(looked in /);
+    expect(msg).toContain("OS_CLIENT_CONFIG_FILE");
+  });
+  it("reports a broken file as broken", () => {
+    const bad = path.join(dir, "bad.yaml");
+    fs.writeFileSync(bad, "clouds: [unclosed\n");
+    expect(checkCloudEntry("x", [bad])).toMatch(/cannot be read as YAML .*; fix that file$/);
+  });
+});
+
+describe("preflight in the program (mocks)", () => {
+  const base = () => {
+    const d = tempDir();
+    fs.writeFileSync(path.join(d, "hub.qcow2"), "bytes");
+    return {
+      target: "openstack",
+      buildDir: path.join(d, "build"),
+      cacheDir: path.join(d, "cache"),
+      adminPassword: "correct-horse-battery-staple",
+      image: { source: "file", file: path.join(d, "hub.qcow2") },
+      hub: { admins: ["admin"] },
+      openstack: {
+        cloud: "lab-demo",
+        flavor: "m1.nope",
+        network: "no-net",
+        keyPair: "nokey",
+        existingImage: "noimg",
+      },
+    };
+  };
+  const failure = async (opts: Parameters<typeof runProgram>[1]) => {
+    try {
+      await runProgram(program, opts);
+    } catch (e) {
+      return e as Error & { registered: { type: string }[] };
+    }
+    throw new Error("the program did not fail");
+  };
+
+  it("lists every failed lookup with the provider's reason, and registers nothing", async () => {
+    const keypairReason = "Error retrieving openstack_compute_keypair_v2 nokey: Resource not found";
+    const e = await failure({
+      config: base(),
+      secrets: ["adminPassword"],
+      failingInvokes: { [FLAVOR]: "", [NETWORK]: "", [KEYPAIR]: keypairReason, [IMAGE]: "" },
+    });
+    expect(e.message).toContain("Preflight failed (4):");
+    expect(e.message).toContain(
+      `jupyterhub-vm:openstack.flavor: "m1.nope" was not found in cloud "lab-demo" (${NO_RESULTS}); pick one from \`openstack flavor list\``,
+    );
+    expect(e.message).toContain(
+      `jupyterhub-vm:openstack.network: "no-net" was not found in cloud "lab-demo" (${NO_RESULTS})`,
+    );
+    expect(e.message).toContain(
+      `jupyterhub-vm:openstack.keyPair: "nokey" was not found in cloud "lab-demo" (${keypairReason})`,
+    );
+    expect(e.message).toContain(
+      `jupyterhub-vm:openstack.existingImage: "noimg" was not found in cloud "lab-demo" (${NO_RESULTS})`,
+    );
+    expect(e.registered.filter((r) => r.type.startsWith("openstack:") && !r.type.includes("providers"))).toEqual([]);
+  });
+
+  it("says once that the cloud could not be asked, not that each object is missing", async () => {
+    const down = 'Post "http://127.0.0.1:5000/v3/auth/tokens": dial tcp 127.0.0.1:5000: connect: connection refused';
+    const e = await failure({
+      config: base(),
+      secrets: ["adminPassword"],
+      failingInvokes: { [FLAVOR]: down, [NETWORK]: down, [KEYPAIR]: down, [IMAGE]: down },
+    });
+    expect(e.message).toContain("Preflight failed (1):");
+    expect(e.message).toContain(
+      `jupyterhub-vm:openstack.cloud: cloud "lab-demo" could not be asked for openstack.flavor, openstack.network, openstack.keyPair, openstack.existingImage (${down})`,
+    );
+    expect(e.message).not.toContain("was not found");
+  });
+
+  it("reports a cloud missing from clouds.yaml as that, before any lookup", async () => {
+    const e = await failure({
+      config: base(),
+      secrets: ["adminPassword"],
+      cloudsYaml: "clouds:\n  genostack: {}\n",
+      failingInvokes: [FLAVOR],
+    });
+    expect(e.message).toMatch(
+      /jupyterhub-vm:openstack\.cloud: "lab-demo" is not a cloud in \S+clouds\.yaml \(it has: genostack\)/,
+    );
+    expect(e.message).not.toContain("flavor");
+  });
+});
