@@ -362,6 +362,13 @@ describe("faults: the real provider against a lab service that goes away", () =>
     sh("mariadb", [`--defaults-file=${LAB}/etc/my.cnf`, "-N", "-e", "select uuid from nova.instances where deleted=0"])
       .stdout.split("\n")
       .filter(Boolean);
+  /** nothing orphaned: every image and server the lab holds is in the stack's state (so up/destroy manage it) */
+  const tracked = (when: string) => {
+    const exported = fault.pulumi(["stack", "export"]).stdout;
+    const s = state();
+    for (const id of [...s.images.map((i) => i.id), ...s.servers.map((x) => x.id)])
+      expect({ when, id, tracked: exported.includes(id) }).toEqual({ when, id, tracked: true });
+  };
   /** what the lab holds, for the log: the note of each case lists it */
   const holds = (when: string) => console.log(`lab after ${when}: ${JSON.stringify(ours(state()))}`);
 
@@ -404,6 +411,7 @@ describe("faults: the real provider against a lab service that goes away", () =>
     expect(out).toMatch(/Error while uploading file "[^"]+big\.qcow2"/); // the upload was cut, and it says so
     labService("start", "glance-api", env);
     holds("the failed upload");
+    tracked("the failed upload");
 
     fault.pulumi(["up", "--yes", "--skip-preview"]);
     const s = state();
@@ -423,7 +431,7 @@ describe("faults: the real provider against a lab service that goes away", () =>
     expect(fault.previewSteps()).toEqual([]);
   });
 
-  it("Nova's API restarted while the server is created: the next up converges, nothing orphaned", async () => {
+  it("Nova's API down (killed, back after 5 s) while the server is created: the next up converges, nothing orphaned", async () => {
     const old = deployment(state()).server.id;
     fault.writeConfig(
       BASE_CONFIG({
@@ -436,11 +444,14 @@ describe("faults: the real provider against a lab service that goes away", () =>
       await until("the new server to be created", 300, () =>
         novaInstances().some((id) => id !== old) ? true : undefined,
       );
-      labService("restart", "nova-api", env);
+      labService("kill", "nova-api", env); // a crash while the provider waits for the server, 5 s down
+      await new Promise((res) => setTimeout(res, 5000));
+      labService("start", "nova-api", env);
     });
     const errors = (r.stdout + r.stderr).split("\n").filter((l) => /error/i.test(l));
     console.log(`up with nova-api restarted: exit ${r.status}\n${errors.slice(0, 8).join("\n")}`);
     holds("the up during the restart");
+    tracked("the up during the restart");
 
     fault.pulumi(["up", "--yes", "--skip-preview"]);
     holds("the converging up");
