@@ -119,42 +119,33 @@ export async function openstackPreflight(cfg: StackConfig, provider: openstack.P
   const cloudProblem = checkCloudEntry(o.cloud);
   if (cloudProblem) throw new Error(`Preflight failed (1):\n  - ${cloudProblem}`);
   const opts = { provider, async: true } as pulumi.InvokeOptions;
-  const lookups: Lookup[] = [
-    {
-      key: "openstack.flavor",
-      value: o.flavor,
-      run: () => openstack.compute.getFlavor({ name: o.flavor }, opts),
-      fix: "`openstack flavor list`",
-    },
+  // [key, value, lookup, where to pick a valid value]; an empty value is not looked up (the key is optional)
+  const all: [string, string, () => Promise<unknown>, string][] = [
+    ["flavor", o.flavor, () => openstack.compute.getFlavor({ name: o.flavor }, opts), "`openstack flavor list`"],
+    [
+      "network",
+      o.network,
+      () => openstack.networking.getNetwork({ name: o.network }, opts),
+      "`openstack network list`",
+    ],
+    [
+      "floatingIpPool",
+      o.floatingIpPool,
+      () => openstack.networking.getNetwork({ name: o.floatingIpPool, external: true }, opts),
+      "`openstack network list --external`",
+    ],
+    ["keyPair", o.keyPair, () => openstack.compute.getKeypair({ name: o.keyPair }, opts), "`openstack keypair list`"],
+    [
+      "existingImage",
+      // an id is used as given (Glance's lookup data source searches by name)
+      /^[0-9a-f-]{36}$/i.test(o.existingImage) ? "" : o.existingImage,
+      () => openstack.images.getImage({ name: o.existingImage, mostRecent: true }, opts),
+      "`openstack image list`",
+    ],
   ];
-  if (o.network)
-    lookups.push({
-      key: "openstack.network",
-      value: o.network,
-      run: () => openstack.networking.getNetwork({ name: o.network }, opts),
-      fix: "`openstack network list`",
-    });
-  if (o.floatingIpPool)
-    lookups.push({
-      key: "openstack.floatingIpPool",
-      value: o.floatingIpPool,
-      run: () => openstack.networking.getNetwork({ name: o.floatingIpPool, external: true }, opts),
-      fix: "`openstack network list --external`",
-    });
-  if (o.keyPair)
-    lookups.push({
-      key: "openstack.keyPair",
-      value: o.keyPair,
-      run: () => openstack.compute.getKeypair({ name: o.keyPair }, opts),
-      fix: "`openstack keypair list`",
-    });
-  if (o.existingImage && !/^[0-9a-f-]{36}$/i.test(o.existingImage))
-    lookups.push({
-      key: "openstack.existingImage",
-      value: o.existingImage,
-      run: () => openstack.images.getImage({ name: o.existingImage, mostRecent: true }, opts),
-      fix: "`openstack image list`",
-    });
+  const lookups: Lookup[] = all
+    .filter(([, value]) => value)
+    .map(([key, value, run, fix]) => ({ key: `openstack.${key}`, value, run, fix }));
   const results = await Promise.allSettled(lookups.map((l) => l.run()));
   const problems = lookupProblems(o.cloud, lookups, results);
   if (problems.length)
