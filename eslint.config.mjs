@@ -11,8 +11,8 @@ export default tseslint.config(
     },
   },
   {
-    // the mock harness handles the SDK's untyped wire objects
-    files: ["tests/**/*.ts"],
+    // the mock harness and the stand-in provider handle the SDK's untyped wire objects
+    files: ["tests/**/*.ts", "testbed/**/*.ts"],
     rules: { "@typescript-eslint/no-explicit-any": "off", "@typescript-eslint/no-require-imports": "off" },
   },
 );

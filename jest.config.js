@@ -2,7 +2,7 @@
  * Test projects:
  * - unit: the Pulumi program under mocks, config validation, user-data, drivers with fake tools (seconds).
  * - tools: real tools on the repo's files: packer validate/fmt, ansible-lint, cloud-init schema, hygiene check.
- * - e2e: the real Pulumi engine against the test OpenStack on 127.0.0.1 (tests/lab).
+ * - e2e: the real Pulumi engine against the test OpenStack on 127.0.0.1 (testbed/openstack-lab).
  * `npm test` runs all of them; each project can run alone with `npx jest --selectProjects <name>`.
  */
 const tsJest = { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.json", diagnostics: { warnOnly: false } }] };

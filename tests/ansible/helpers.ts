@@ -1,10 +1,10 @@
 // Shared helpers for the Ansible / image hygiene tests (not a test file itself).
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
+export { REPO } from "../support";
+import { REPO, tempDir } from "../support";
 
-export const REPO = path.resolve(__dirname, "..", "..");
 export const ANSIBLE_DIR = path.join(REPO, "ansible");
 export const HERE = __dirname;
 export const HYGIENE = path.join(REPO, "tools", "image-hygiene-check");
@@ -64,9 +64,8 @@ export function requireRoot(): void {
   }
 }
 
-export function tmpDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-}
+/** a scratch directory (tests/support.ts) */
+export const tmpDir = (prefix: string): string => tempDir(prefix);
 
 /** tests/ansible/chroot-env.sh <cmd> <dir> [...]; throws on failure. */
 export function chrootEnv(cmd: string, dir: string, ...more: string[]): RunResult {

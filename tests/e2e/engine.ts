@@ -1,7 +1,7 @@
 /**
  * The environment the e2e tests run the real Pulumi CLI in: the engine built by scripts/install-pulumi.sh, the
  * real OpenStack provider plugin built by scripts/install-openstack-provider.sh (bridged
- * terraform-provider-openstack) and the test-only `command` stand-in (tests/standin-providers/README.md) on PATH,
+ * terraform-provider-openstack) and the test-only `command` stand-in (testbed/standin-command-provider/README.md) on PATH,
  * a file:// backend in the test's work directory, a random passphrase for its secrets, and no update checks or
  * plugin downloads.
  */
@@ -9,8 +9,8 @@ import { execFileSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-
-export const REPO = path.resolve(__dirname, "..", "..");
+export { REPO } from "../support";
+import { REPO } from "../support";
 
 /** The bin dir a build script installs into (it builds on a cache miss; a hit takes well under a second). */
 function installed(script: string, binary: string): string {
@@ -32,7 +32,7 @@ export function engineEnv(
 ): NodeJS.ProcessEnv {
   const pulumiBin = installed("install-pulumi.sh", "pulumi");
   fs.mkdirSync(path.join(work, "state"), { recursive: true });
-  const plugins = [openstackProviderBin(), path.join(REPO, "tests/standin-providers/plugins")];
+  const plugins = [openstackProviderBin(), path.join(REPO, "testbed/standin-command-provider/plugins")];
   return {
     ...process.env,
     PATH: [pulumiBin, ...plugins, process.env.PATH].join(":"),

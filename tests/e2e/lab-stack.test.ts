@@ -2,7 +2,7 @@
  * End to end with the real Pulumi engine (the CLI, a file:// backend, a passphrase from the environment) and the real
  * OpenStack provider (pulumi-terraform-bridge around terraform-provider-openstack, built by
  * scripts/install-openstack-provider.sh; every run checks that this binary is the one serving) against the test
- * OpenStack on 127.0.0.1 (tests/lab). A `lab` stack deploys a small qcow2 made here ("deploy an existing image
+ * OpenStack on 127.0.0.1 (testbed/openstack-lab). A `lab` stack deploys a small qcow2 made here ("deploy an existing image
  * file" mode: no OS install), and everything is checked through the lab's APIs: image metadata, server, key pair,
  * security group rules, user-data, no-op second run, a config edit's exact steps, executed replacements (new image
  * bytes: new Glance image, new server, the same data volume reattached, the old image deleted or, with
@@ -76,9 +76,10 @@ beforeAll(() => {
   bad = new Stack("e2e-lab-bad", env);
 
   // the test OpenStack: started here (unless it already runs), stopped in afterAll
-  startedLab = run("bash", [path.join(REPO, "tests/lab/status.sh"), "--quiet"], env, { allowFail: true }).status !== 0;
+  startedLab =
+    run("bash", [path.join(REPO, "testbed/openstack-lab/status.sh"), "--quiet"], env, { allowFail: true }).status !== 0;
   const t0 = Date.now();
-  sh("bash", [path.join(REPO, "tests/lab/up.sh")]);
+  sh("bash", [path.join(REPO, "testbed/openstack-lab/up.sh")]);
   console.log(`lab ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (started by this test: ${startedLab})`);
 
   imageFile = path.join(work, "hub.qcow2");
@@ -100,7 +101,7 @@ afterAll(() => {
     for (const img of state().images) openstackCli("image", "delete", img.id);
     for (const vol of state().volumes) openstackCli("volume", "delete", "--force", vol.id);
   } finally {
-    if (startedLab) run("bash", [path.join(REPO, "tests/lab/down.sh")], env, { allowFail: true });
+    if (startedLab) run("bash", [path.join(REPO, "testbed/openstack-lab/down.sh")], env, { allowFail: true });
   }
 });
 

@@ -1,6 +1,6 @@
 /**
- * What the lab end-to-end tests share: the test OpenStack (tests/lab) seen through its APIs (lab_inspect.py), the
- * lab's own services for fault injection (tests/lab/service.sh), and a Pulumi stack of this program driven by the
+ * What the lab end-to-end tests share: the test OpenStack (testbed/openstack-lab) seen through its APIs (lab_inspect.py), the
+ * lab's own services for fault injection (testbed/openstack-lab/service.sh), and a Pulumi stack of this program driven by the
  * real CLI, synchronously or in the background.
  */
 import { spawn, spawnSync, SpawnSyncReturns } from "child_process";
@@ -65,9 +65,9 @@ export function ours(s: LabState) {
 
 export const NOTHING = { images: 0, servers: 0, ports: 0, securityGroups: 0, floatingIps: 0, keypairs: 0, volumes: 0 };
 
-/** stop | kill | start | restart one lab service (glance-api, nova-api, ...), see tests/lab/service.sh */
+/** stop | kill | start | restart one lab service (glance-api, nova-api, ...), see testbed/openstack-lab/service.sh */
 export function labService(action: "stop" | "kill" | "start" | "restart", name: string, env: NodeJS.ProcessEnv) {
-  return run("bash", [path.join(REPO, "tests/lab/service.sh"), action, name], env);
+  return run("bash", [path.join(REPO, "testbed/openstack-lab/service.sh"), action, name], env);
 }
 
 /** Polls `check` every 100 ms until it returns a value, or fails after `seconds`. */

@@ -13,8 +13,8 @@ import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { engineEnv } from "./engine";
+import { REPO } from "../support";
 
-const REPO = path.resolve(__dirname, "..", "..");
 const STACKS = ["e2e-local-a", "e2e-local-b"];
 const PORTS = [18080 + (process.pid % 500), 18580 + (process.pid % 500)];
 

@@ -2,7 +2,7 @@
  * The local target with the `vagrant-libvirt` runner, for real: the Pulumi engine runs a `target: local` stack
  * whose image is the bootable test image (tests/images/local-vm-test-image.sh: debootstrapped Debian 12 with
  * Debian's cloud-init and a small web server on port 80), and Vagrant 2.3.4 + vagrant-libvirt start it on the
- * private libvirt of tests/libvirt/up.sh (its own network and mount namespaces; QEMU under TCG). The engine, the
+ * private libvirt of testbed/libvirt/up.sh (its own network and mount namespaces; QEMU under TCG). The engine, the
  * drivers and Vagrant run inside that network namespace (`ip netns exec`), where the guest's addresses live.
  * Checks: the hub URL and the extra forward answer on 127.0.0.1, the private IP answers, the host folder is at
  * /srv/data, the stack's user-data was applied by cloud-init, Vagrant logs in only with the per-VM key (which is not
@@ -17,8 +17,8 @@ import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { engineEnv } from "./engine";
+import { REPO } from "../support";
 
-const REPO = path.resolve(__dirname, "..", "..");
 const STACK = "e2e-vagrant";
 const PORT = 19080 + (process.pid % 500);
 const SSH_FWD = 19680 + (process.pid % 500);
@@ -86,7 +86,7 @@ function sshTunnels(): string[] {
 }
 
 beforeAll(() => {
-  const up = execFileSync("bash", [path.join(REPO, "tests/libvirt/up.sh")], { encoding: "utf8" });
+  const up = execFileSync("bash", [path.join(REPO, "testbed/libvirt/up.sh")], { encoding: "utf8" });
   lab = Object.fromEntries(
     up
       .trim()
@@ -134,7 +134,7 @@ afterAll(() => {
     fs.rmSync(path.join(REPO, `Pulumi.${STACK}.yaml`), { force: true });
   }
   if (work) fs.rmSync(work, { recursive: true, force: true });
-  if (lab) execFileSync("bash", [path.join(REPO, "tests/libvirt/down.sh")], { stdio: "inherit" });
+  if (lab) execFileSync("bash", [path.join(REPO, "testbed/libvirt/down.sh")], { stdio: "inherit" });
 });
 
 describe("local target with vagrant-libvirt (real engine, real Vagrant, real libvirt)", () => {

@@ -19,11 +19,11 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { sha256FileSync as sha256File } from "../../components/file-hash";
+import { REPO } from "../support";
 
 const MINUTE = 60_000;
 jest.setTimeout(20 * MINUTE);
 
-const REPO = path.resolve(__dirname, "..", "..");
 const TSX = path.join(REPO, "node_modules/tsx/dist/cli.mjs");
 const keep = process.env.JHVM_KEEP_TEST_OUTPUT === "1";
 const BOOT_TIMEOUT_S = Number(process.env.JHVM_LOCAL_VM_BOOT_TIMEOUT ?? "360");

@@ -2,10 +2,10 @@
 import { execFileSync, spawnSync, SpawnSyncReturns } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
+export { REPO } from "../support";
+import { REPO, tempDir } from "../support";
 
-export const REPO = path.resolve(__dirname, "..", "..");
 export const PACKER_DIR = path.join(REPO, "packer");
 export const OSES = ["ubuntu-22.04", "ubuntu-24.04", "debian-12"] as const;
 export const BUILDERS = ["qemu.base", "virtualbox-iso.base"] as const;
@@ -73,9 +73,8 @@ export function writeSecretVarFile(dir: string, c: Credentials): string {
   return file;
 }
 
-export function tmpDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-}
+/** a scratch directory (tests/support.ts) */
+export const tmpDir = (prefix: string): string => tempDir(prefix);
 
 export interface RunResult {
   status: number | null;

@@ -9,8 +9,8 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { REPO } from "../support";
 
-const REPO = path.resolve(__dirname, "..", "..");
 const script = (name: string, ...args: string[]) =>
   execFileSync("bash", [path.join(REPO, "scripts", name), ...args], { encoding: "utf8" }).trim();
 

@@ -11,8 +11,8 @@ import * as http from "http";
 import { AddressInfo } from "net";
 import * as path from "path";
 import { tempDir } from "./harness";
+import { REPO } from "../support";
 
-const REPO = path.resolve(__dirname, "..", "..");
 const TSX = path.join(REPO, "node_modules/tsx/dist/cli.mjs");
 const sha256 = (b: Buffer | string) => crypto.createHash("sha256").update(b).digest("hex");
 

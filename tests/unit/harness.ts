@@ -4,9 +4,9 @@
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { tempDir } from "../support";
 
 export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
@@ -74,9 +74,7 @@ export function mockStageResult(
   return { path: `/cache/${stage}/${key}/artifact`, sha256, size: 1234, ...extra };
 }
 
-export function tempDir(prefix = "jhvm-test-"): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-}
+export { tempDir } from "../support";
 
 function unwrap(value: any): any {
   if (value && typeof value === "object") {

@@ -1,9 +1,8 @@
 /** The program as index.ts runs it, for the mock harness: load the config, then deploy. */
-import * as path from "path";
 import { loadConfig } from "../../config";
 import { deploy } from "../../pipeline";
-
-export const REPO = path.resolve(__dirname, "..", "..");
+export { REPO } from "../support";
+import { REPO } from "../support";
 
 export async function program(): Promise<Record<string, unknown>> {
   const cfg = loadConfig({ projectDir: REPO });

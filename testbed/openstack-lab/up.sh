@@ -9,12 +9,12 @@
 #   `public` (203.0.113.0/24), project/user `demo` with network `lab-net` (198.51.100.0/24) and
 #   router `lab-router` (gateway on `public`, so floating IPs can be associated).
 #
-# Usage: tests/lab/up.sh            start (exit 0 at once when the lab already runs and answers)
-#        tests/lab/up.sh --check    same as status.sh: exit 0 when every API answers
-#        tests/lab/up.sh --restart  stop the running lab and start a fresh one
+# Usage: testbed/openstack-lab/up.sh            start (exit 0 at once when the lab already runs and answers)
+#        testbed/openstack-lab/up.sh --check    same as status.sh: exit 0 when every API answers
+#        testbed/openstack-lab/up.sh --restart  stop the running lab and start a fresh one
 # Env:   LAB=/tmp/jhvm-lab  LAB_CINDER=1  LAB_SKIP_INSTALL=1  LAB_WAIT=240 (seconds per wait)
 # Then:  export OS_CLIENT_CONFIG_FILE=$LAB/clouds.yaml; openstack --os-cloud lab-demo server list
-# Stop:  tests/lab/down.sh [--purge]
+# Stop:  testbed/openstack-lab/down.sh [--purge]
 set -euo pipefail
 lab_t0=$(date +%s%N)
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -369,7 +369,7 @@ cat > "$LAB/etc/neutron/plugins/ml2/ml2_conf.ini" <<EOF
 type_drivers = flat,vlan
 # project networks get a VLAN segment from physnet1 (only a DB row: no packet ever flows)
 tenant_network_types = vlan
-# lab: binds every port without an L2 agent (tests/lab/pylib/labmech.py)
+# lab: binds every port without an L2 agent (testbed/openstack-lab/pylib/labmech.py)
 mechanism_drivers = lab
 extension_drivers = port_security
 

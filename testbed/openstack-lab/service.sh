@@ -1,10 +1,10 @@
 #!/bin/bash
 # service.sh - stop, start or restart ONE service of a running lab (fault-injection for the end-to-end tests).
-#   tests/lab/service.sh stop NAME      SIGTERM the service and its children (SIGKILL after 30 s); its command
+#   testbed/openstack-lab/service.sh stop NAME      SIGTERM the service and its children (SIGKILL after 30 s); its command
 #                                       line, working directory and environment are kept in $LAB/run/NAME.stopped
-#   tests/lab/service.sh start NAME     start it again exactly as it ran, wait until its API answers (if it has one)
-#   tests/lab/service.sh kill NAME      like stop, but SIGKILL at once (a crash: in-flight requests are cut)
-#   tests/lab/service.sh restart NAME   stop, then start
+#   testbed/openstack-lab/service.sh start NAME     start it again exactly as it ran, wait until its API answers (if it has one)
+#   testbed/openstack-lab/service.sh kill NAME      like stop, but SIGKILL at once (a crash: in-flight requests are cut)
+#   testbed/openstack-lab/service.sh restart NAME   stop, then start
 # NAME is a pidfile name in $LAB/run (glance-api, nova-api, neutron-server, ...). Nothing else is touched.
 set -euo pipefail
 lab_t0=$(date +%s%N)

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Helpers for tests/lab/up.sh (Debian's python3 + openstacksdk).
+"""Helpers for testbed/openstack-lab/up.sh (Debian's python3 + openstacksdk).
 
   lab.py catalog    service project/users/roles, service catalog, project+user demo
   lab.py amqp-ping  exit 0 when RabbitMQ accepts an AMQP login

@@ -5,7 +5,7 @@ image upload (tiny qcow2) -> keypair -> security group + rule -> port on lab-net
 server on that port with user_data -> ACTIVE -> floating IP from `public` associated to the
 port -> [volume create + attach + detach, when the catalog has Cinder] -> delete everything
 -> check that the project holds exactly what it held before.
-Usage: smoke.py QCOW2_FILE   (run through tests/lab/smoke.sh)
+Usage: smoke.py QCOW2_FILE   (run through testbed/openstack-lab/smoke.sh)
 """
 import base64
 import ipaddress

@@ -1,7 +1,7 @@
 #!/bin/bash
 # status.sh - is the lab up? Exit 0 when every service process of the lab is alive and every
 # API answers on 127.0.0.1 (any non-5xx HTTP status), 1 otherwise.
-#   tests/lab/status.sh [--quiet] [--mem]     (--mem: also PSS/RSS per service)
+#   testbed/openstack-lab/status.sh [--quiet] [--mem]     (--mem: also PSS/RSS per service)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 QUIET='' MEM=''

@@ -2,12 +2,12 @@
 # smoke.sh - readiness self-test of the running lab, as the non-admin cloud `lab-demo`:
 # image, keypair, security group, port, server (ACTIVE, user_data), floating IP,
 # volume attach when Cinder runs; then deletes everything and checks nothing is left.
-#   tests/lab/smoke.sh          (exit 0 only when every step passed)
+#   testbed/openstack-lab/smoke.sh          (exit 0 only when every step passed)
 set -euo pipefail
 umask 077
 lab_t0=$(date +%s%N)
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-"$LAB_SRC/status.sh" --quiet || { "$LAB_SRC/status.sh" || true; echo "lab not running: run tests/lab/up.sh" >&2; exit 1; }
+"$LAB_SRC/status.sh" --quiet || { "$LAB_SRC/status.sh" || true; echo "lab not running: run testbed/openstack-lab/up.sh" >&2; exit 1; }
 mkdir -p "$LAB/smoke"
 img=$LAB/smoke/tiny.qcow2
 [ -f "$img" ] || qemu-img create -q -f qcow2 "$img" 16M

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stops the private libvirt of tests/libvirt/up.sh: every domain it still has is destroyed and undefined (with its
+# Stops the private libvirt of testbed/libvirt/up.sh: every domain it still has is destroyed and undefined (with its
 # storage), every process in its network namespace (libvirtd, virtlogd, dnsmasq, QEMU, Vagrant's SSH tunnels) is
 # stopped, then the namespace and $JHVM_LIBVIRT_DIR are removed. Idempotent.
 set -euo pipefail

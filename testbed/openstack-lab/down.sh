@@ -2,7 +2,7 @@
 # down.sh - stop the lab started by up.sh, by PID only (pidfiles in $LAB/run, plus each PID's
 # children: uwsgi workers, nova/neutron/cinder forks, rabbit's beam). A pidfile whose PID now
 # belongs to another program (stale, PID reused) is ignored. Then checks every lab port is closed.
-#   tests/lab/down.sh [--purge]     (--purge: also remove $LAB)
+#   testbed/openstack-lab/down.sh [--purge]     (--purge: also remove $LAB)
 set -euo pipefail
 lab_t0=$(date +%s%N)
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"

@@ -1,10 +1,10 @@
 # shellcheck shell=bash disable=SC2034
-# common.sh - shared settings and helpers for tests/lab/{up,down,status,smoke}.sh
+# common.sh - shared settings and helpers for testbed/openstack-lab/{up,down,status,smoke}.sh
 # Sourced, not executed.
 
 LAB=${LAB:-/tmp/jhvm-lab}
 case $LAB in /?*) LAB=${LAB%/} ;; *) echo "LAB must be an absolute path other than / (got '$LAB')" >&2; exit 2 ;; esac
-LAB_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)   # tests/lab in the checkout
+LAB_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)   # testbed/openstack-lab in the checkout
 # Debian's python3 must be used: a pyenv python earlier in PATH lacks the OpenStack libs.
 export PATH=$LAB/shims:/usr/sbin:/usr/bin:/sbin:/bin
 export OS_CLIENT_CONFIG_FILE=$LAB/clouds.yaml

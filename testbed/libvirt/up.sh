@@ -5,8 +5,8 @@
 # /var/lib/libvirt and /var/log/libvirt are directories under $JHVM_LIBVIRT_DIR: nothing of the host's libvirt
 # configuration or state is read or changed. QEMU domains run as root (this lab's qemu.conf), type qemu (TCG).
 #
-#   tests/libvirt/up.sh      # prints JHVM_LIBVIRT_NETNS=..., JHVM_LIBVIRT_URI=... (shell assignments)
-#   tests/libvirt/down.sh    # stops everything and removes the namespace and the directory
+#   testbed/libvirt/up.sh      # prints JHVM_LIBVIRT_NETNS=..., JHVM_LIBVIRT_URI=... (shell assignments)
+#   testbed/libvirt/down.sh    # stops everything and removes the namespace and the directory
 #
 # Vagrant and virsh reach this libvirt through the URI's socket; anything that must reach a guest (vagrant up,
 # the forwarded ports on 127.0.0.1, the private IP) runs inside the namespace: `ip netns exec $JHVM_LIBVIRT_NETNS`.
