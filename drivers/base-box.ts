@@ -11,7 +11,16 @@ import * as fs from "fs";
 import * as path from "path";
 import type { BaseBoxImageVars, BaseBoxRunVars } from "../components/base-box";
 import { StageError, StageSettingsBase, main, publish, workDir } from "./lib";
-import { BUILD_USER, CREDENTIALS_FILE, PACKER_DIR, hcl, packerBinary, sha512Crypt } from "./packer";
+import {
+  BUILD_USER,
+  CREDENTIALS_FILE,
+  PACKER_DIR,
+  byHand,
+  hcl,
+  packerBinary,
+  sha512Crypt,
+  writeVarFile,
+} from "./packer";
 
 interface Settings extends StageSettingsBase {
   readonly os: string;
@@ -40,33 +49,41 @@ main<Settings>({
       { mode: 0o600 },
     );
     const only = s.builder === "qemu" ? "qemu.base" : "virtualbox-iso.base";
-    const vmName = `base-${s.os}`;
+    // a hostname label (the template checks it): "ubuntu-24.04" → "base-ubuntu-24-04"
+    const vmName = `base-${s.os.replace(/[^a-z0-9-]/g, "-")}`;
     const out = path.join(dir, "out");
+    const varsFile = path.join(dir, "build.pkrvars.hcl");
+    writeVarFile(varsFile, "drivers/base-box.ts", {
+      iso_path: s.isoPath,
+      iso_checksum: `sha256:${s.isoSha256}`,
+      disk_size: s.imageVars.diskSizeGb * 1024,
+      memory: s.runVars.memoryMb,
+      cpus: s.runVars.cpus,
+      headless: s.runVars.headless,
+      accelerator: s.runVars.accelerator,
+      locale: s.imageVars.locale,
+      timezone: s.imageVars.timezone,
+      keyboard: s.imageVars.keyboard,
+      mirror: s.imageVars.mirror,
+      no_proxy: s.imageVars.noProxy,
+      vm_name: vmName,
+      // a software-emulated (tcg) install takes an hour or more; with kvm the template's default applies
+      ...(s.runVars.accelerator === "tcg" ? { ssh_timeout: "180m" } : {}),
+      output_directory: out,
+    });
     const args = [
       "build",
       "-color=false",
       "-timestamp-ui",
       `-only=${only}`,
       `-var-file=${path.join(PACKER_DIR, "os", `${s.os}.pkrvars.hcl`)}`,
+      `-var-file=${varsFile}`,
       `-var-file=${secretsFile}`,
-      `-var=iso_path=${s.isoPath}`,
-      `-var=iso_checksum=sha256:${s.isoSha256}`,
-      `-var=disk_size=${s.imageVars.diskSizeGb * 1024}`,
-      `-var=memory=${s.runVars.memoryMb}`,
-      `-var=cpus=${s.runVars.cpus}`,
-      `-var=headless=${s.runVars.headless}`,
-      `-var=accelerator=${s.runVars.accelerator}`,
-      `-var=locale=${s.imageVars.locale}`,
-      `-var=timezone=${s.imageVars.timezone}`,
-      `-var=keyboard=${s.imageVars.keyboard}`,
-      `-var=mirror=${s.imageVars.mirror}`,
-      `-var=no_proxy=${s.imageVars.noProxy}`,
-      `-var=vm_name=${vmName}`,
-      // a software-emulated (tcg) install takes an hour or more; with kvm the template's default applies
-      ...(s.runVars.accelerator === "tcg" ? ["-var=ssh_timeout=180m"] : []),
-      `-var=output_directory=${out}`,
       PACKER_DIR,
     ];
+    stage.log(
+      `by hand (from ${process.cwd()}): ${byHand(args, secretsFile, ["build_username", "build_password", "build_password_hash", "http_proxy", "https_proxy"])}`,
+    );
     stage.log(`packer build ${only} for ${s.os} (log: ${stage.logFile})`);
     try {
       await stage.run(packerBinary(), args, {
@@ -82,6 +99,7 @@ main<Settings>({
     const artifact = path.basename(built);
     fs.renameSync(built, path.join(dir, artifact));
     fs.rmSync(out, { recursive: true, force: true });
+    fs.rmSync(varsFile); // kept only while a failed build may be re-run by hand
     fs.writeFileSync(path.join(dir, CREDENTIALS_FILE), JSON.stringify({ username: BUILD_USER, password }) + "\n", {
       mode: 0o600,
     });

@@ -12,7 +12,7 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import type { FinalImageArgs } from "../components/final-image";
 import { StageError, StageSettingsBase, main, publish, workDir } from "./lib";
-import { CREDENTIALS_FILE, PACKER_DIR, hcl, packerBinary } from "./packer";
+import { CREDENTIALS_FILE, PACKER_DIR, byHand, hcl, packerBinary, writeVarFile } from "./packer";
 
 interface Settings extends StageSettingsBase {
   readonly basePath: string;
@@ -78,32 +78,37 @@ main<Settings>({
       PACKER_NO_COLOR: "1",
       PACKER_CACHE_DIR: path.join(s.cacheDir, "packer_cache"),
     };
+    const packerVars = path.join(dir, "build.pkrvars.hcl");
+    writeVarFile(packerVars, "drivers/final-image.ts", {
+      base_image: s.basePath,
+      base_checksum: `sha256:${s.baseSha256}`,
+      build_username: creds.username,
+      ansible_vars_file: varsFile,
+      ansible_secrets_file: secretFiles.ansible,
+      disk_size: s.diskSizeGb * 1024,
+      memory: s.runVars.memoryMb,
+      cpus: s.runVars.cpus,
+      headless: s.runVars.headless,
+      accelerator: s.runVars.accelerator,
+      output_directory: out,
+      vm_name: "final",
+      ...(s.runVars.accelerator === "tcg" ? { ssh_timeout: "60m" } : {}),
+    });
+    const args = [
+      "build",
+      "-color=false",
+      "-timestamp-ui",
+      `-var-file=${packerVars}`,
+      `-var-file=${secretFiles.packer}`,
+      path.join(PACKER_DIR, "final"),
+    ];
     try {
       stage.log(`packer build packer/final: Ansible on the base box (log: ${stage.logFile})`);
-      await stage.run(
-        packerBinary(),
-        [
-          "build",
-          "-color=false",
-          "-timestamp-ui",
-          `-var-file=${secretFiles.packer}`,
-          `-var=base_image=${s.basePath}`,
-          `-var=base_checksum=sha256:${s.baseSha256}`,
-          `-var=build_username=${creds.username}`,
-          `-var=ansible_vars_file=${varsFile}`,
-          `-var=ansible_secrets_file=${secretFiles.ansible}`,
-          `-var=disk_size=${s.diskSizeGb * 1024}`,
-          `-var=memory=${s.runVars.memoryMb}`,
-          `-var=cpus=${s.runVars.cpus}`,
-          `-var=headless=${s.runVars.headless}`,
-          `-var=accelerator=${s.runVars.accelerator}`,
-          `-var=output_directory=${out}`,
-          `-var=vm_name=final`,
-          ...(s.runVars.accelerator === "tcg" ? ["-var=ssh_timeout=60m"] : []),
-          path.join(PACKER_DIR, "final"),
-        ],
-        { redact: [creds.password], env },
+      stage.log(
+        `by hand (from ${process.cwd()}; build_password is the base box's, in ${credsFile}; ` +
+          `${secretFiles.ansible} must hold ansible_password: <it>): ${byHand(args, secretFiles.packer, ["build_password"])}`,
       );
+      await stage.run(packerBinary(), args, { redact: [creds.password], env });
       const artifact = `jupyterhub.${s.exportFormat}`;
       stage.log(`exporting ${s.exportFormat} (${s.compression})`);
       await stage.run(
@@ -111,6 +116,7 @@ main<Settings>({
         exportArgs(s.exportFormat, s.compression, path.join(out, "final.qcow2"), path.join(dir, artifact)),
       );
       fs.rmSync(out, { recursive: true, force: true });
+      fs.rmSync(packerVars); // kept only while a failed build may be re-run by hand
       stage.log("hygiene check of the exported image");
       await stage.run(
         HYGIENE_CHECK,

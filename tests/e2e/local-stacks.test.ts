@@ -74,7 +74,9 @@ beforeAll(() => {
 set -eu
 out=""; vm=""; only=""
 for a in "$@"; do case "$a" in
-  -var=output_directory=*) out=\${a#-var=output_directory=};; -var=vm_name=*) vm=\${a#-var=vm_name=};; -only=*) only=\${a#-only=};;
+  -var-file=*build.pkrvars.hcl) f=\${a#-var-file=}
+    out=$(sed -n 's/^output_directory *= "\\(.*\\)"$/\\1/p' "$f"); vm=$(sed -n 's/^vm_name *= "\\(.*\\)"$/\\1/p' "$f");;
+  -only=*) only=\${a#-only=};;
 esac; done
 echo "\${only:-final} $vm" >> "${work}/packer-calls"
 if [ "$only" = qemu.base ]; then mkdir -p "$out/qemu"; cp "${work}/disk.qcow2" "$out/qemu/$vm.qcow2"

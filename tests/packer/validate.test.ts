@@ -10,6 +10,7 @@ import {
   Credentials,
   OSES,
   PACKER_DIR,
+  REPO,
   findPacker,
   makeCredentials,
   run,
@@ -278,5 +279,91 @@ describe("invalid inputs are rejected", () => {
     );
     expect(r.status).not.toBe(0);
     expect(flat(r.output)).toContain("The iso_checksum must be");
+  });
+});
+
+describe("the stage drivers' generated variable files (what a by-hand re-run uses)", () => {
+  /**
+   * Runs a stage driver with a packer wrapper that turns its `packer build` into `packer validate` with the same
+   * variable files (then leaves the artifact the driver expects): the real Packer checks every value's type.
+   */
+  async function validateThroughDriver(stage: "base-box" | "final-image", settings: Record<string, unknown>) {
+    const { spawn } = await import("child_process");
+    const dir = tmpDir(`jhvm-${stage}-vars-`);
+    const wrapper = path.join(dir, "packer");
+    fs.writeFileSync(
+      wrapper,
+      `#!/bin/bash
+args=(); for a in "$@"; do case "$a" in build|-color=false|-timestamp-ui) ;; *) args+=("$a");; esac; done
+${JSON.stringify(packer)} validate "\${args[@]}" > "${dir}/validate.out" 2>&1 || { cat "${dir}/validate.out"; exit 1; }
+for a in "$@"; do case "$a" in -var-file=*build.pkrvars.hcl) f=\${a#-var-file=};; esac; done
+out=$(sed -n 's/^output_directory *= "\\(.*\\)"$/\\1/p' "$f"); vm=$(sed -n 's/^vm_name *= "\\(.*\\)"$/\\1/p' "$f")
+mkdir -p "$out/qemu" && qemu-img create -q -f qcow2 "$out/qemu/$vm.qcow2" 16M && cp "$out/qemu/$vm.qcow2" "$out/$vm.qcow2"
+`,
+      { mode: 0o755 },
+    );
+    const file = path.join(dir, "settings.json");
+    fs.writeFileSync(file, JSON.stringify({ stage, ...settings }));
+    const child = spawn(process.execPath, [path.join(REPO, "node_modules/tsx/dist/cli.mjs"), `drivers/${stage}.ts`, "create"], {
+      cwd: REPO,
+      env: { ...process.env, JHVM_SETTINGS: file, JHVM_KEY: "v".repeat(64), JHVM_PACKER: wrapper },
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const status = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    return { status, stderr, validate: fs.existsSync(`${dir}/validate.out`) ? fs.readFileSync(`${dir}/validate.out`, "utf8") : "" };
+  }
+
+  const runVars = { memoryMb: 2048, cpus: 2, headless: true, accelerator: "tcg" };
+
+  it.each(OSES)("base box (%s, qemu): packer validate accepts the OS file + the generated file + the secrets", async (osName) => {
+    const d = tmpDir("jhvm-bb-");
+    const r = await validateThroughDriver("base-box", {
+      buildDir: path.join(d, "build"),
+      cacheDir: path.join(d, "cache"),
+      keepCache: true,
+      os: osName,
+      builder: "qemu",
+      isoPath: path.join(d, "x.iso"),
+      isoSha256: "a".repeat(64),
+      imageVars: {
+        diskSizeGb: 10,
+        locale: "en_US.UTF-8",
+        timezone: "UTC",
+        keyboard: "us",
+        mirror: "",
+        httpProxy: "",
+        httpsProxy: "",
+        noProxy: "",
+      },
+      runVars,
+    });
+    expect(r.validate).toContain("The configuration is valid.");
+    expect(r.status).toBe(0);
+  });
+
+  it("final image: packer validate accepts the generated file + the secrets", async () => {
+    const d = tmpDir("jhvm-fi-");
+    // a base box entry as the BaseBox stage leaves it: the image and its build credentials
+    const base = path.join(d, "cache", "base-box", "k");
+    fs.mkdirSync(base, { recursive: true });
+    run("qemu-img", ["create", "-q", "-f", "qcow2", path.join(base, "base.qcow2"), "16M"]);
+    fs.writeFileSync(path.join(base, "build-credentials.json"), JSON.stringify({ username: "builder", password: "pw-for-validate" }), { mode: 0o600 });
+    const r = await validateThroughDriver("final-image", {
+      buildDir: path.join(d, "build"),
+      cacheDir: path.join(d, "cache"),
+      keepCache: true,
+      basePath: path.join(base, "base.qcow2"),
+      baseSha256: "b".repeat(64),
+      baseFormat: "qcow2",
+      provisioner: "packer",
+      ansibleVars: { system_hostname: "hub" },
+      exportFormat: "qcow2",
+      compression: "none",
+      diskSizeGb: 8,
+      runVars,
+    });
+    // the driver goes on to export and check the (empty) image; only packer's verdict matters here
+    expect(r.validate).toContain("The configuration is valid.");
   });
 });

@@ -169,7 +169,7 @@ describe("base-box driver (fake packer)", () => {
       file,
       `#!/bin/bash
 printf '%s\\n' "$@" > "${dir}/argv"
-for a in "$@"; do case "$a" in -var-file=*secrets*) f=\${a#-var-file=}; stat -c %a "$f" > "${dir}/secrets-mode"; cp "$f" "${dir}/secrets-copy";; -var=output_directory=*) out=\${a#-var=output_directory=};; -var=vm_name=*) vm=\${a#-var=vm_name=};; esac; done
+for a in "$@"; do case "$a" in -var-file=*secrets*) f=\${a#-var-file=}; stat -c %a "$f" > "${dir}/secrets-mode"; cp "$f" "${dir}/secrets-copy";; -var-file=*build.pkrvars.hcl) f=\${a#-var-file=}; cp "$f" "${dir}/vars-copy"; out=$(sed -n 's/^output_directory *= "\\(.*\\)"$/\\1/p' "$f"); vm=$(sed -n 's/^vm_name *= "\\(.*\\)"$/\\1/p' "$f");; esac; done
 echo "==> qemu.base: building with password $(grep build_password ${dir}/secrets-copy | head -1)"
 ${behaviour === "fail" ? "echo \"Build 'qemu.base' errored: ssh timeout\"; exit 1" : 'mkdir -p "$out/qemu"; echo disk > "$out/qemu/$vm.qcow2"'}
 `,
@@ -207,9 +207,21 @@ ${behaviour === "fail" ? "echo \"Build 'qemu.base' errored: ssh timeout\"; exit 
     expect(r.status).toBe(0);
     const argv = fs.readFileSync(path.join(d, "argv"), "utf8");
     expect(argv).toContain("-only=qemu.base");
-    expect(argv).toContain(`-var-file=${path.join(REPO, "packer/os/debian-12.pkrvars.hcl")}`);
-    expect(argv).toContain(`-var=iso_checksum=sha256:${"a".repeat(64)}`);
-    expect(argv).toContain("-var=disk_size=10240");
+    // precedence: the OS file, then the stack's variables (a generated, non-secret file), then the secrets
+    const varFiles = argv.split("\n").filter((a) => a.startsWith("-var-file="));
+    expect(varFiles).toEqual([
+      `-var-file=${path.join(REPO, "packer/os/debian-12.pkrvars.hcl")}`,
+      expect.stringMatching(/\/build\.pkrvars\.hcl$/),
+      expect.stringMatching(/\/secrets\.pkrvars\.hcl$/),
+    ]);
+    expect(argv).not.toMatch(/^-var=/m); // every variable goes through a file
+    const vars = fs.readFileSync(path.join(d, "vars-copy"), "utf8");
+    expect(vars).toMatch(new RegExp(`^iso_checksum += "sha256:${"a".repeat(64)}"$`, "m"));
+    expect(vars).toMatch(/^disk_size += 10240$/m);
+    expect(vars).toMatch(/^headless += true$/m);
+    expect(vars).toMatch(/^ssh_timeout += "180m"$/m); // tcg
+    expect(vars).not.toContain("user:pw");
+    expect(vars).not.toContain("build_password");
     expect(fs.readFileSync(path.join(d, "secrets-mode"), "utf8").trim()).toBe("600");
     const secrets = fs.readFileSync(path.join(d, "secrets-copy"), "utf8");
     const password = /build_password\s+= "([^"]+)"/.exec(secrets)![1];
@@ -219,6 +231,11 @@ ${behaviour === "fail" ? "echo \"Build 'qemu.base' errored: ssh timeout\"; exit 
     const log = fs.readFileSync(path.join(s.buildDir, "logs", "base-box.log"), "utf8");
     expect(log).toContain("building with password");
     expect(log).not.toContain(password);
+    // the command to re-run the build by hand: the same files, the secrets as PKR_VAR_* set by the user
+    const byHand = /by hand \(from [^)]+\): (.*)$/m.exec(log)![1];
+    expect(byHand).toMatch(/^PKR_VAR_build_username=\.\.\. PKR_VAR_build_password=\.\.\. .* packer build /);
+    expect(byHand).toContain(varFiles[1]);
+    expect(byHand).not.toContain("secrets.pkrvars.hcl");
     expect(r.result.format).toBe("qcow2");
     expect(r.result.path).toBe(path.join(s.cacheDir, "base-box", "b1", "base-debian-12.qcow2"));
     const creds = path.join(s.cacheDir, "base-box", "b1", "build-credentials.json");
