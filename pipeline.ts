@@ -18,6 +18,8 @@ import { fileSha256Cached } from "./components/file-hash";
 import { hashPaths } from "./components/stage";
 import { adminPasswordHash, renderUserData } from "./cloud-init/render";
 import { openstackPreflight } from "./targets/openstack/preflight";
+import { throwIfProblems } from "./config/problems";
+import { OS_INFO } from "./config/os";
 
 export interface Artifact {
   readonly path: pulumi.Input<string>;
@@ -81,12 +83,6 @@ export function ansibleVars(cfg: StackConfig, projectDir: string = process.cwd()
     desktop_enabled: hub.desktop,
   };
 }
-
-const OS_INFO: Record<string, { distro: string; version: string; sshUser: string }> = {
-  "ubuntu-22.04": { distro: "ubuntu", version: "22.04", sshUser: "ubuntu" },
-  "ubuntu-24.04": { distro: "ubuntu", version: "24.04", sshUser: "ubuntu" },
-  "debian-12": { distro: "debian", version: "12", sshUser: "debian" },
-};
 
 function formatOf(file: string): string {
   const ext = path.extname(file).toLowerCase();
@@ -222,8 +218,7 @@ export function localPreflight(cfg: StackConfig, run: typeof probe = probe): voi
     problems.push(
       `jupyterhub-vm:local.dataDir: ${JSON.stringify(l.dataDir)} is not a directory; create it or change the key`,
     );
-  if (problems.length)
-    throw new Error(`Preflight failed (${problems.length}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  throwIfProblems(problems);
 }
 
 /** The same first-boot user-data as a cloud server's, for the local VM (NoCloud seed). */

@@ -12,7 +12,8 @@ import * as runtimeConfigModule from "@pulumi/pulumi/runtime/config";
 // `isConfigSecret` is exported by the runtime but missing from its type declarations.
 const runtimeConfig = runtimeConfigModule as typeof runtimeConfigModule & { isConfigSecret(key: string): boolean };
 import { Builder, DiskFormat, KeySpec, LocalProvider, OsName, PROJECT, SCHEMA, Target, fullKey } from "./schema";
-import { osDefaults } from "./os-defaults";
+import { osDefaults } from "./os";
+import { formatProblems } from "./problems";
 
 export { PROJECT, SCHEMA } from "./schema";
 
@@ -118,10 +119,7 @@ export interface StackConfig {
 
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
-    super(
-      `Invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
-        problems.map((p) => `  - ${p}`).join("\n"),
-    );
+    super(formatProblems("Invalid stack configuration", problems));
     this.name = "ConfigError";
   }
 }

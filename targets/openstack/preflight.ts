@@ -10,6 +10,7 @@ import * as yaml from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 import { StackConfig } from "../../config";
+import { throwIfProblems } from "../../config/problems";
 
 /** Where the provider (gophercloud's clientconfig) looks for clouds.yaml, in its order; the first file found wins. */
 export function cloudsYamlCandidates(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string[] {
@@ -117,7 +118,8 @@ export function lookupProblems(cloud: string, lookups: readonly Lookup[], result
 export async function openstackPreflight(cfg: StackConfig, provider: openstack.Provider): Promise<void> {
   const o = cfg.openstack;
   const cloudProblem = checkCloudEntry(o.cloud);
-  if (cloudProblem) throw new Error(`Preflight failed (1):\n  - ${cloudProblem}`);
+  // an unknown cloud fails every lookup the same way: say that alone
+  if (cloudProblem) throwIfProblems([cloudProblem]);
   const opts = { provider, async: true } as pulumi.InvokeOptions;
   // [key, value, lookup, where to pick a valid value]; an empty value is not looked up (the key is optional)
   const all: [string, string, () => Promise<unknown>, string][] = [
@@ -148,6 +150,5 @@ export async function openstackPreflight(cfg: StackConfig, provider: openstack.P
     .map(([key, value, run, fix]) => ({ key: `openstack.${key}`, value, run, fix }));
   const results = await Promise.allSettled(lookups.map((l) => l.run()));
   const problems = lookupProblems(o.cloud, lookups, results);
-  if (problems.length)
-    throw new Error(`Preflight failed (${problems.length}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  throwIfProblems(problems);
 }

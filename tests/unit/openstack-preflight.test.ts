@@ -101,7 +101,7 @@ describe("preflight in the program (mocks)", () => {
       secrets: ["adminPassword"],
       failingInvokes: { [FLAVOR]: "", [NETWORK]: "", [KEYPAIR]: keypairReason, [IMAGE]: "" },
     });
-    expect(e.message).toContain("Preflight failed (4):");
+    expect(e.message).toContain("Preflight failed (4 problems):");
     expect(e.message).toContain(
       `jupyterhub-vm:openstack.flavor: "m1.nope" was not found in cloud "lab-demo" (${NO_RESULTS}); pick one from \`openstack flavor list\``,
     );
@@ -124,7 +124,7 @@ describe("preflight in the program (mocks)", () => {
       secrets: ["adminPassword"],
       failingInvokes: { [FLAVOR]: down, [NETWORK]: down, [KEYPAIR]: down, [IMAGE]: down },
     });
-    expect(e.message).toContain("Preflight failed (1):");
+    expect(e.message).toContain("Preflight failed (1 problem):");
     expect(e.message).toContain(
       `jupyterhub-vm:openstack.cloud: cloud "lab-demo" could not be asked for openstack.flavor, openstack.network, openstack.keyPair, openstack.existingImage (${down})`,
     );
