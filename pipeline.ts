@@ -6,41 +6,19 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import * as openstack from "@pulumi/openstack";
 import { StackConfig } from "./config";
 import { IsoImage } from "./components/iso-image";
 import { BaseBox } from "./components/base-box";
 import { FinalImage } from "./components/final-image";
-import { GlanceImage } from "./components/glance-image";
-import { JupyterHubServer } from "./components/jupyterhub-server";
 import { LocalVm } from "./components/local-vm";
 import { fileSha256Cached } from "./components/file-hash";
 import { hashPaths } from "./components/stage";
 import { adminPasswordHash, renderUserData } from "./cloud-init/render";
-import { openstackPreflight } from "./targets/openstack/preflight";
+import { deployOpenstack } from "./targets/openstack";
+import { Artifact, PipelineOutputs } from "./targets/outputs";
 import { throwIfProblems } from "./config/problems";
-import { OS_INFO } from "./config/os";
 
-export interface Artifact {
-  readonly path: pulumi.Input<string>;
-  readonly sha256: pulumi.Input<string>;
-  readonly format: pulumi.Input<string>;
-}
-
-export interface PipelineOutputs {
-  readonly target: string;
-  readonly imagePath?: pulumi.Output<string>;
-  readonly imageSha256?: pulumi.Output<string>;
-  readonly imageId?: pulumi.Output<string>;
-  readonly imageName?: pulumi.Output<string>;
-  readonly hubUrl?: pulumi.Output<string>;
-  /** local target: the VM's address (see LocalVm.localIp) */
-  readonly localIp?: pulumi.Output<string>;
-  readonly publicIp?: pulumi.Output<string>;
-  readonly sshCommand?: pulumi.Output<string>;
-  readonly volumeId?: pulumi.Output<string | undefined>;
-  readonly userData?: pulumi.Output<string>;
-}
+export type { Artifact, PipelineOutputs } from "./targets/outputs";
 
 /** `hub.content` as the content role takes it: none, a local directory, or a git URL pinned to a ref. */
 export function contentVars(content: string, projectDir: string): Record<string, unknown> {
@@ -274,74 +252,5 @@ export async function deploy(cfg: StackConfig, opts: DeployOptions = {}): Promis
     };
   }
 
-  const o = cfg.openstack;
-  const provider = new openstack.Provider("openstack", {
-    cloud: o.cloud,
-    region: o.region || undefined,
-    password: cfg.openstackPassword,
-  });
-  await openstackPreflight(cfg, provider);
-
-  const artifact = buildImage(cfg);
-  const osInfo = OS_INFO[cfg.image.os];
-  const glance = new GlanceImage(
-    "glance",
-    {
-      file: artifact,
-      existingImage: o.existingImage || undefined,
-      namePrefix: o.imageName,
-      visibility: o.imageVisibility,
-      minDiskGb: cfg.image.diskSizeGb,
-      minRamMb: o.minRamMb,
-      keepOldImages: o.keepOldImages,
-      osDistro: osInfo.distro,
-      osVersion: osInfo.version,
-      tags: ["jupyterhub-vm", `stack:${cfg.stack}`],
-    },
-    { providers: [provider] },
-  );
-  if (!cfg.adminPassword) throw new Error("adminPassword missing (validated earlier)");
-  const server = new JupyterHubServer(
-    "hub",
-    {
-      serverName: o.serverName || `jupyterhub-${cfg.stack}`,
-      imageId: glance.imageId,
-      flavor: o.flavor,
-      network: o.network,
-      floatingIpPool: o.floatingIpPool,
-      keyPair: o.keyPair,
-      publicKey: o.publicKey,
-      sshAllowedCidrs: o.sshAllowedCidrs,
-      availabilityZone: o.availabilityZone,
-      bootVolumeSizeGb: o.bootVolumeSizeGb,
-      dataVolumeSizeGb: o.dataVolumeSizeGb,
-      keepDataVolume: o.keepDataVolume,
-      hub: {
-        hostname: cfg.hub.hostname,
-        dnsName: cfg.hub.dnsName,
-        letsencryptEmail: cfg.hub.letsencryptEmail,
-        baseUrl: cfg.hub.baseUrl,
-        authenticator: cfg.hub.authenticator,
-        adminUser: cfg.hub.admins[0],
-      },
-      adminPassword: cfg.adminPassword,
-      waitForHub: o.waitForHub,
-      readyTimeoutSeconds: o.readyTimeoutSeconds,
-      hashContext: `${cfg.project}/${cfg.stack}`,
-      sshUser: osInfo.sshUser,
-    },
-    { providers: [provider] },
-  );
-  return {
-    target: cfg.target,
-    imagePath: artifact ? pulumi.output(artifact.path) : undefined,
-    imageSha256: artifact ? pulumi.output(artifact.sha256) : undefined,
-    imageId: glance.imageId,
-    imageName: glance.imageName,
-    hubUrl: server.hubUrl,
-    publicIp: server.publicIp,
-    sshCommand: server.sshCommand,
-    volumeId: server.volumeId,
-    userData: server.userData,
-  };
+  return deployOpenstack(cfg, () => buildImage(cfg));
 }

@@ -1,5 +1,5 @@
 /**
- * Stage 4: the Glance image. Uploads the final artifact with its metadata; the name carries the content hash, so new
+ * The OpenStack target's Glance image. Uploads the final artifact with its metadata; the name carries the content hash, so new
  * bytes at the same path make a new image (the provider itself does not notice a changed file) and the server that
  * boots it is replaced explicitly. With `existingImage`, nothing is uploaded: the named image is looked up.
  */

@@ -1,5 +1,5 @@
 /**
- * Stage 5: the server. A Nova instance booted from the Glance image with cloud-init user-data (cloud-init/render.ts),
+ * The OpenStack target's server. A Nova instance booted from the Glance image with cloud-init user-data (cloud-init/render.ts),
  * a security group (80/443 open, 22 only from the configured CIDRs), a key pair (existing or created from a public
  * key), an optional floating IP and an optional persistent data volume that outlives the server. Changing the image
  * replaces the server (never a silent rebuild); the volume is re-attached to the new one.
@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 import * as command from "@pulumi/command";
-import { renderUserData, adminPasswordHash } from "../cloud-init/render";
+import { renderUserData, adminPasswordHash } from "../../cloud-init/render";
 
 export interface JupyterHubServerArgs {
   readonly serverName: string;
@@ -190,7 +190,7 @@ export class JupyterHubServer extends pulumi.ComponentResource {
       new command.local.Command(
         `${name}-ready`,
         {
-          create: "node node_modules/tsx/dist/cli.mjs drivers/wait-for-hub.ts",
+          create: "node node_modules/tsx/dist/cli.mjs targets/openstack/wait-for-hub.ts",
           environment: {
             JHVM_HUB_API: pulumi.interpolate`${this.hubUrl}hub/api`,
             JHVM_TIMEOUT: String(args.readyTimeoutSeconds),
