@@ -8,34 +8,17 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Builder, OsName } from "../config/schema";
+import type { BaseBoxImageVars, RunVars } from "../drivers/settings";
 import { REPO_ROOT, contentHash, hashPaths, runStage } from "./stage";
 
-/** Variables that change the base image's content. */
-export interface BaseBoxImageVars {
-  readonly diskSizeGb: number;
-  readonly locale: string;
-  readonly timezone: string;
-  readonly keyboard: string;
-  readonly mirror: string;
-  readonly httpProxy: string;
-  readonly httpsProxy: string;
-  readonly noProxy: string;
-}
-
-/** Variables that only change how the build runs. */
-export interface BaseBoxRunVars {
-  readonly memoryMb: number;
-  readonly cpus: number;
-  readonly headless: boolean;
-  readonly accelerator: string;
-}
+export type { BaseBoxImageVars, RunVars as BaseBoxRunVars } from "../drivers/settings";
 
 export interface BaseBoxArgs {
   readonly os: OsName;
   readonly builder: Builder;
   readonly iso: { readonly path: pulumi.Input<string>; readonly sha256: pulumi.Input<string> };
   readonly imageVars: BaseBoxImageVars;
-  readonly runVars: BaseBoxRunVars;
+  readonly runVars: RunVars;
   readonly buildDir: string;
   readonly cacheDir: string;
   readonly keepCache: boolean;

@@ -7,6 +7,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { DiskFormat } from "../config/schema";
+import type { RunVars } from "../drivers/settings";
 import { REPO_ROOT, contentHash, hashPaths, runStage } from "./stage";
 
 export interface FinalImageArgs {
@@ -26,12 +27,7 @@ export interface FinalImageArgs {
   /** the base box's disk size (the final image keeps it) */
   readonly diskSizeGb: number;
   /** build VM sizing and accelerator: do not change the result */
-  readonly runVars: {
-    readonly memoryMb: number;
-    readonly cpus: number;
-    readonly accelerator: string;
-    readonly headless: boolean;
-  };
+  readonly runVars: RunVars;
   readonly buildDir: string;
   readonly cacheDir: string;
   readonly keepCache: boolean;

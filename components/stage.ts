@@ -8,6 +8,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { StageResult, parseResult } from "../drivers/result";
+import type { StageName, StageSettings } from "../drivers/settings";
 
 /** The repository root (components/..). Drivers, templates and roles are found relative to it. */
 export const REPO_ROOT = path.resolve(__dirname, "..");
@@ -59,11 +60,11 @@ export function hashPaths(root: string, rels: readonly string[]): string {
   return h.digest("hex");
 }
 
-export interface StageCommandArgs {
+export interface StageCommandArgs<K extends StageName> {
   /** driver name: runs `drivers/<stage>.ts` */
-  readonly stage: string;
-  /** everything the driver needs, written to a settings file (paths included) */
-  readonly settings: pulumi.Input<Record<string, unknown>>;
+  readonly stage: K;
+  /** everything the driver needs, written to a settings file (paths included); typed by drivers/settings.ts */
+  readonly settings: pulumi.Input<StageSettings[K]>;
   /** content key: the hash of exactly the inputs that change the stage's artifact */
   readonly key: pulumi.Input<string>;
   readonly buildDir: string;
@@ -79,9 +80,9 @@ const TSX = "node_modules/tsx/dist/cli.mjs";
  * directory and keepCache can change them, so a stage re-runs exactly when what it builds from changes. The
  * settings file is (re)written on every run of the program, so the driver always sees current values.
  */
-export function stageCommand(
+export function stageCommand<K extends StageName>(
   name: string,
-  args: StageCommandArgs,
+  args: StageCommandArgs<K>,
   opts: pulumi.CustomResourceOptions,
 ): command.local.Command {
   const settingsFile = path.join(args.buildDir, "stages", `${args.stage}.json`);
@@ -121,9 +122,9 @@ export function stageCommand(
 export type StageOutput = StageResult;
 
 /** The stage's command and its parsed result (the driver's last JSON line). */
-export function runStage(
+export function runStage<K extends StageName>(
   name: string,
-  args: StageCommandArgs,
+  args: StageCommandArgs<K>,
   opts: pulumi.CustomResourceOptions,
 ): { command: command.local.Command; result: pulumi.Output<StageResult> } {
   const cmd = stageCommand(name, args, opts);

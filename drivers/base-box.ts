@@ -9,8 +9,8 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import type { BaseBoxImageVars, BaseBoxRunVars } from "../components/base-box";
-import { StageError, StageSettingsBase, main, publish, workDir } from "./lib";
+import { StageError, main, publish, workDir } from "./lib";
+import type { DriverSettings } from "./settings";
 import {
   BUILD_USER,
   CREDENTIALS_FILE,
@@ -22,14 +22,7 @@ import {
   writeVarFile,
 } from "./packer";
 
-interface Settings extends StageSettingsBase {
-  readonly os: string;
-  readonly builder: "qemu" | "virtualbox";
-  readonly isoPath: string;
-  readonly isoSha256: string;
-  readonly imageVars: BaseBoxImageVars;
-  readonly runVars: BaseBoxRunVars;
-}
+type Settings = DriverSettings<"base-box">;
 
 main<Settings>({
   async create(stage) {

@@ -10,21 +10,12 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import type { FinalImageArgs } from "../components/final-image";
-import { StageError, StageSettingsBase, main, publish, workDir } from "./lib";
+
+import { StageError, main, publish, workDir } from "./lib";
+import type { DriverSettings } from "./settings";
 import { CREDENTIALS_FILE, PACKER_DIR, byHand, hcl, packerBinary, writeVarFile } from "./packer";
 
-interface Settings extends StageSettingsBase {
-  readonly basePath: string;
-  readonly baseSha256: string;
-  readonly baseFormat: string;
-  readonly provisioner: "packer";
-  readonly ansibleVars: Record<string, unknown>;
-  readonly exportFormat: "qcow2" | "raw" | "vmdk";
-  readonly compression: "zlib" | "zstd" | "none";
-  readonly diskSizeGb: number;
-  readonly runVars: FinalImageArgs["runVars"];
-}
+type Settings = DriverSettings<"final-image">;
 
 const REPO = path.resolve(__dirname, "..");
 export const HYGIENE_CHECK = path.join(REPO, "tools", "image-hygiene-check");

@@ -7,14 +7,10 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { StageError, StageSettingsBase, main, publish, sha256File, workDir } from "./lib";
+import { StageError, main, publish, sha256File, workDir } from "./lib";
+import type { DriverSettings } from "./settings";
 
-interface Settings extends StageSettingsBase {
-  readonly url: string;
-  readonly sha256: string;
-  readonly sha256SumsUrl: string;
-  readonly localPath: string;
-}
+type Settings = DriverSettings<"iso-image">;
 
 function fileOfUrl(url: string): string {
   return decodeURIComponent(new URL(url).pathname.split("/").pop() || "image.iso");
