@@ -1,8 +1,8 @@
 /**
- * The pipeline: ISO → base box → final image → Glance image → server (or → local VM), wired from the validated
- * stack config. Components receive typed arguments; only this file maps config keys onto them.
+ * The pipeline: the build (ISO → base box → final image), wired from the validated stack config, and the dispatch to
+ * the stack's target (targets/openstack: Glance image → server; targets/local: a VM here). Components receive typed
+ * arguments; this file maps the build's config keys onto them, each target's index.ts maps its own.
  */
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -10,13 +10,11 @@ import { StackConfig } from "./config";
 import { IsoImage } from "./components/iso-image";
 import { BaseBox } from "./components/base-box";
 import { FinalImage } from "./components/final-image";
-import { LocalVm } from "./components/local-vm";
 import { fileSha256Cached } from "./components/file-hash";
 import { hashPaths } from "./components/stage";
-import { adminPasswordHash, renderUserData } from "./cloud-init/render";
+import { deployLocal } from "./targets/local";
 import { deployOpenstack } from "./targets/openstack";
 import { Artifact, PipelineOutputs } from "./targets/outputs";
-import { throwIfProblems } from "./config/problems";
 
 export type { Artifact, PipelineOutputs } from "./targets/outputs";
 
@@ -126,131 +124,13 @@ export function buildImage(cfg: StackConfig, opts: pulumi.ComponentResourceOptio
   return { path: final.path, sha256: final.sha256, format: final.format };
 }
 
-/** Runs a tool briefly at preview time; its output, or undefined when it cannot be run or fails. */
-function probe(cmd: string, args: string[]): string | undefined {
-  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 60_000 });
-  return r.status === 0 ? `${r.stdout}${r.stderr}` : undefined;
-}
-
-/**
- * The local target's preflight: the tools the chosen runner needs are there and the libvirt connection works,
- * checked at preview (all problems at once, each naming the key), not after the image build.
- */
-export function localPreflight(cfg: StackConfig, run: typeof probe = probe): void {
-  const l = cfg.local;
-  const problems: string[] = [];
-  const P = "jupyterhub-vm:local.provider";
-  const need = (cmd: string, args: string[], why: string, fix: string) => {
-    const out = run(cmd, args);
-    if (out === undefined) problems.push(`${P}: ${JSON.stringify(l.provider)} needs ${why}; ${fix}`);
-    return out;
-  };
-  if (l.provider === "vagrant-libvirt") {
-    const otherwise = "or set local.provider to qemu";
-    if (
-      need(
-        "vagrant",
-        ["--version"],
-        "`vagrant` on PATH",
-        `install Vagrant (Debian/Ubuntu: apt install vagrant vagrant-libvirt) ${otherwise}`,
-      )
-    ) {
-      const plugins = need(
-        "vagrant",
-        ["plugin", "list", "--no-color"],
-        "`vagrant plugin list` to work",
-        `repair the Vagrant installation ${otherwise}`,
-      );
-      if (plugins !== undefined && !/^vagrant-libvirt\b/m.test(plugins))
-        problems.push(
-          `${P}: "vagrant-libvirt" needs the vagrant-libvirt plugin, which Vagrant does not list; install it (apt install vagrant-libvirt, or vagrant plugin install vagrant-libvirt) ${otherwise}`,
-        );
-    }
-    if (run("virsh", ["--version"]) === undefined)
-      problems.push(
-        `${P}: "vagrant-libvirt" needs \`virsh\` (libvirt clients) on PATH; install libvirt-clients ${otherwise}`,
-      );
-    else if (run("virsh", ["-c", l.libvirtUri, "uri"]) === undefined)
-      problems.push(
-        `jupyterhub-vm:local.libvirtUri: ${JSON.stringify(l.libvirtUri)} cannot be reached (\`virsh -c ${l.libvirtUri} uri\` fails); start libvirtd (and virtlogd), or fix the URI`,
-      );
-    need(
-      "sh",
-      ["-c", "command -v ssh-keygen"],
-      "`ssh-keygen` on PATH (the per-VM login key)",
-      "install openssh-client",
-    );
-  } else {
-    need(
-      "qemu-system-x86_64",
-      ["--version"],
-      "`qemu-system-x86_64` on PATH",
-      "install QEMU (Debian/Ubuntu: apt install qemu-system-x86)",
-    );
-  }
-  if (run("xorriso", ["-version"]) === undefined && run("genisoimage", ["-version"]) === undefined)
-    problems.push(
-      `${P}: ${JSON.stringify(l.provider)} needs xorriso or genisoimage (the NoCloud seed); install xorriso`,
-    );
-  if (l.dataDir && !fs.statSync(l.dataDir, { throwIfNoEntry: false })?.isDirectory())
-    problems.push(
-      `jupyterhub-vm:local.dataDir: ${JSON.stringify(l.dataDir)} is not a directory; create it or change the key`,
-    );
-  throwIfProblems(problems);
-}
-
-/** The same first-boot user-data as a cloud server's, for the local VM (NoCloud seed). */
-function localUserData(cfg: StackConfig, password: pulumi.Output<string>): pulumi.Output<string> {
-  return password.apply((pw) =>
-    renderUserData({
-      hostname: cfg.hub.hostname,
-      dnsName: "",
-      letsencryptEmail: "",
-      baseUrl: cfg.hub.baseUrl,
-      authenticator: cfg.hub.authenticator,
-      adminUser: cfg.hub.admins[0],
-      adminPasswordHash: adminPasswordHash(pw, `${cfg.project}/${cfg.stack}`),
-      // qemu shares dataDir under a fixed 9p tag that cloud-init mounts; Vagrant mounts its synced folder itself
-      localDataShare: Boolean(cfg.local.dataDir) && cfg.local.provider === "qemu",
-    }),
-  );
-}
-
 export interface DeployOptions {
-  /** run the local target's host checks (localPreflight); the mock-based unit tests turn them off */
+  /** run the local target's host checks (targets/local/preflight.ts); the mock-based unit tests turn them off */
   readonly hostChecks?: boolean;
 }
 
 export async function deploy(cfg: StackConfig, opts: DeployOptions = {}): Promise<PipelineOutputs> {
   fs.mkdirSync(cfg.buildDir, { recursive: true });
-  if (cfg.target === "local") {
-    if (opts.hostChecks !== false) localPreflight(cfg);
-    const artifact = buildImage(cfg);
-    if (!artifact) throw new Error("target local needs a built image or image.file");
-    const vm = new LocalVm("local", {
-      image: artifact,
-      provider: cfg.local.provider,
-      ip: cfg.local.ip,
-      libvirtUri: cfg.local.libvirtUri,
-      httpPort: cfg.local.httpPort,
-      forwardPorts: cfg.local.forwardPorts,
-      dataDir: cfg.local.dataDir,
-      memoryMb: cfg.local.memoryMb,
-      cpus: cfg.local.cpus,
-      accelerator: cfg.image.accelerator,
-      name: `jupyterhub-${cfg.stack}`,
-      userData: cfg.adminPassword ? pulumi.secret(localUserData(cfg, cfg.adminPassword)) : undefined,
-      buildDir: cfg.buildDir,
-      cacheDir: cfg.cacheDir,
-    });
-    return {
-      target: cfg.target,
-      imagePath: pulumi.output(artifact.path),
-      imageSha256: pulumi.output(artifact.sha256),
-      hubUrl: vm.hubUrl,
-      localIp: vm.localIp,
-    };
-  }
-
+  if (cfg.target === "local") return deployLocal(cfg, () => buildImage(cfg), { hostChecks: opts.hostChecks !== false });
   return deployOpenstack(cfg, () => buildImage(cfg));
 }

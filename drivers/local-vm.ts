@@ -1,5 +1,5 @@
 /**
- * Driver of the local target (components/local-vm.ts): runs the final image as a VM on this machine, with one of
+ * Driver of the local target (targets/local/local-vm.ts): runs the final image as a VM on this machine, with one of
  * two runners (`provider`): `vagrant-libvirt` (drivers/local-vm-vagrant.ts) or `qemu` (this file):
  *
  * qemu create:

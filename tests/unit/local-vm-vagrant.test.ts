@@ -14,7 +14,7 @@ import {
   vagrantfile,
   vendorData,
 } from "../../drivers/local-vm-vagrant";
-import { localPreflight } from "../../pipeline";
+import { localPreflight } from "../../targets/local/preflight";
 
 const S: VagrantVmSettings = {
   buildDir: "/b",

@@ -10,7 +10,7 @@
  * `pulumi destroy` removes the VM, its box and box volume (Vagrant) and its directory; the image stays cached.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { contentHash, runStage } from "./stage";
+import { contentHash, runStage } from "../../components/stage";
 
 export interface LocalVmArgs {
   readonly image: {
