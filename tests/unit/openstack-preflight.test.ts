@@ -80,6 +80,7 @@ describe("preflight in the program (mocks)", () => {
         cloud: "lab-demo",
         flavor: "m1.nope",
         network: "no-net",
+        floatingIpPool: "no-pool",
         keyPair: "nokey",
         existingImage: "noimg",
       },
@@ -101,7 +102,7 @@ describe("preflight in the program (mocks)", () => {
       secrets: ["adminPassword"],
       failingInvokes: { [FLAVOR]: "", [NETWORK]: "", [KEYPAIR]: keypairReason, [IMAGE]: "" },
     });
-    expect(e.message).toContain("Preflight failed (4 problems):");
+    expect(e.message).toContain("Preflight failed (5 problems):");
     expect(e.message).toContain(
       `jupyterhub-vm:openstack.flavor: "m1.nope" was not found in cloud "lab-demo" (${NO_RESULTS}); pick one from \`openstack flavor list\``,
     );
@@ -110,6 +111,9 @@ describe("preflight in the program (mocks)", () => {
     );
     expect(e.message).toContain(
       `jupyterhub-vm:openstack.keyPair: "nokey" was not found in cloud "lab-demo" (${keypairReason})`,
+    );
+    expect(e.message).toContain(
+      `jupyterhub-vm:openstack.floatingIpPool: "no-pool" was not found in cloud "lab-demo" (${NO_RESULTS}); pick one from \`openstack network list --external\``,
     );
     expect(e.message).toContain(
       `jupyterhub-vm:openstack.existingImage: "noimg" was not found in cloud "lab-demo" (${NO_RESULTS})`,
@@ -126,7 +130,7 @@ describe("preflight in the program (mocks)", () => {
     });
     expect(e.message).toContain("Preflight failed (1 problem):");
     expect(e.message).toContain(
-      `jupyterhub-vm:openstack.cloud: cloud "lab-demo" could not be asked for openstack.flavor, openstack.network, openstack.keyPair, openstack.existingImage (${down})`,
+      `jupyterhub-vm:openstack.cloud: cloud "lab-demo" could not be asked for openstack.flavor, openstack.network, openstack.floatingIpPool, openstack.keyPair, openstack.existingImage (${down})`,
     );
     expect(e.message).not.toContain("was not found");
   });
