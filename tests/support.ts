@@ -5,6 +5,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import type { DriverSettings } from "../drivers/settings";
 
 /** The repository root. */
 export const REPO = path.resolve(__dirname, "..");
@@ -12,4 +13,35 @@ export const REPO = path.resolve(__dirname, "..");
 /** A fresh scratch directory under `base` (default: the system's temp dir). */
 export function tempDir(prefix = "jhvm-test-", base = os.tmpdir()): string {
   return fs.mkdtempSync(path.join(base, prefix));
+}
+
+/**
+ * The settings the BaseBox component writes for its driver (drivers/settings.ts), for tests that run the driver
+ * directly; typed by the same contract, so a renamed field fails tsc here too.
+ */
+export function baseBoxSettings(
+  dir: string,
+  over: Partial<DriverSettings<"base-box">> = {},
+): Omit<DriverSettings<"base-box">, "stage"> {
+  return {
+    buildDir: path.join(dir, "build"),
+    cacheDir: path.join(dir, "cache"),
+    keepCache: true,
+    os: "debian-12",
+    builder: "qemu",
+    isoPath: path.join(dir, "x.iso"),
+    isoSha256: "a".repeat(64),
+    imageVars: {
+      diskSizeGb: 10,
+      locale: "en_US.UTF-8",
+      timezone: "UTC",
+      keyboard: "us",
+      mirror: "",
+      httpProxy: "",
+      httpsProxy: "",
+      noProxy: "",
+    },
+    runVars: { memoryMb: 2048, cpus: 2, headless: true, accelerator: "tcg" },
+    ...over,
+  };
 }

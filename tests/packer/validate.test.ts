@@ -18,6 +18,7 @@ import {
   tmpDir,
   writeSecretVarFile,
 } from "./helpers";
+import { baseBoxSettings } from "../support";
 
 jest.setTimeout(180_000);
 
@@ -318,26 +319,7 @@ mkdir -p "$out/qemu" && qemu-img create -q -f qcow2 "$out/qemu/$vm.qcow2" 16M &&
 
   it.each(OSES)("base box (%s, qemu): packer validate accepts the OS file + the generated file + the secrets", async (osName) => {
     const d = tmpDir("jhvm-bb-");
-    const r = await validateThroughDriver("base-box", {
-      buildDir: path.join(d, "build"),
-      cacheDir: path.join(d, "cache"),
-      keepCache: true,
-      os: osName,
-      builder: "qemu",
-      isoPath: path.join(d, "x.iso"),
-      isoSha256: "a".repeat(64),
-      imageVars: {
-        diskSizeGb: 10,
-        locale: "en_US.UTF-8",
-        timezone: "UTC",
-        keyboard: "us",
-        mirror: "",
-        httpProxy: "",
-        httpsProxy: "",
-        noProxy: "",
-      },
-      runVars,
-    });
+    const r = await validateThroughDriver("base-box", baseBoxSettings(d, { os: osName }));
     expect(r.validate).toContain("The configuration is valid.");
     expect(r.status).toBe(0);
   });

@@ -11,7 +11,7 @@ import * as http from "http";
 import { AddressInfo } from "net";
 import * as path from "path";
 import { tempDir } from "./harness";
-import { REPO } from "../support";
+import { REPO, baseBoxSettings } from "../support";
 
 const TSX = path.join(REPO, "node_modules/tsx/dist/cli.mjs");
 const sha256 = (b: Buffer | string) => crypto.createHash("sha256").update(b).digest("hex");
@@ -178,26 +178,11 @@ ${behaviour === "fail" ? "echo \"Build 'qemu.base' errored: ssh timeout\"; exit 
     return file;
   };
 
-  const settings = (d: string) => ({
-    buildDir: path.join(d, "build"),
-    cacheDir: path.join(d, "cache"),
-    keepCache: true,
-    os: "debian-12",
-    builder: "qemu",
-    isoPath: "/isos/debian.iso",
-    isoSha256: "a".repeat(64),
-    imageVars: {
-      diskSizeGb: 10,
-      locale: "en_US.UTF-8",
-      timezone: "UTC",
-      keyboard: "us",
-      mirror: "",
-      httpProxy: "http://user:pw@proxy:3128",
-      httpsProxy: "",
-      noProxy: "localhost",
-    },
-    runVars: { memoryMb: 2048, cpus: 2, headless: true, accelerator: "tcg" },
-  });
+  const settings = (d: string) =>
+    baseBoxSettings(d, {
+      isoPath: "/isos/debian.iso",
+      imageVars: { ...baseBoxSettings(d).imageVars, httpProxy: "http://user:pw@proxy:3128", noProxy: "localhost" },
+    });
 
   it("runs packer with a 0600 secrets file, never a password on argv or in the log, and publishes the qcow2", async () => {
     const d = tempDir();
