@@ -8,6 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import bcrypt from "bcryptjs";
 import * as yaml from "js-yaml";
+import type { HubConfig } from "../config";
 
 export const FIRST_BOOT_SCRIPT = path.join(__dirname, "first-boot.sh");
 
@@ -16,7 +17,7 @@ export interface UserDataArgs {
   readonly dnsName: string;
   readonly letsencryptEmail: string;
   readonly baseUrl: string;
-  readonly authenticator: "firstuse" | "native" | "tmp" | "pam";
+  readonly authenticator: HubConfig["authenticator"];
   readonly adminUser: string;
   /** bcrypt hash (see `adminPasswordHash`) */
   readonly adminPasswordHash: string;
@@ -89,4 +90,35 @@ export function renderUserData(a: UserDataArgs): string {
     ]);
   }
   return "#cloud-config\n" + yaml.dump(config, { lineWidth: -1, noRefs: true });
+}
+
+/** The stack's hub settings the first boot takes: keys of the `hub` config section, named as there. */
+export type HubUserData = Pick<
+  HubConfig,
+  "hostname" | "dnsName" | "letsencryptEmail" | "baseUrl" | "authenticator" | "admins"
+>;
+
+/** Where users' files live: the cloud's data volume, or the host folder the local VM shares. */
+export type DataStorage = Pick<UserDataArgs, "dataVolume" | "localDataShare">;
+
+/**
+ * The one mapping from a stack's settings to its first-boot user-data, for both targets: the first of `hub.admins`
+ * is the admin and gets `password` (as a bcrypt hash salted by `hashContext`, the stack).
+ */
+export function stackUserData(
+  hub: HubUserData,
+  password: string,
+  hashContext: string,
+  storage: DataStorage = {},
+): string {
+  return renderUserData({
+    hostname: hub.hostname,
+    dnsName: hub.dnsName,
+    letsencryptEmail: hub.letsencryptEmail,
+    baseUrl: hub.baseUrl,
+    authenticator: hub.authenticator,
+    adminUser: hub.admins[0],
+    adminPasswordHash: adminPasswordHash(password, hashContext),
+    ...storage,
+  });
 }

@@ -11,111 +11,45 @@ import * as runtimeConfigModule from "@pulumi/pulumi/runtime/config";
 
 // `isConfigSecret` is exported by the runtime but missing from its type declarations.
 const runtimeConfig = runtimeConfigModule as typeof runtimeConfigModule & { isConfigSecret(key: string): boolean };
-import { Builder, DiskFormat, KeySpec, LocalProvider, OsName, PROJECT, SCHEMA, Target, fullKey } from "./schema";
+import { KeySpec, PROJECT, SCHEMA, SectionValues, Target, fullKey } from "./schema";
 import { osDefaults } from "./os";
 import { formatProblems } from "./problems";
 
 export { PROJECT, SCHEMA } from "./schema";
 
-export interface ImageConfig {
-  readonly source: "iso" | "file";
-  readonly file: string;
-  readonly os: OsName;
-  readonly builder: Builder;
-  readonly isoUrl: string;
-  readonly isoSha256: string;
-  readonly isoSha256SumsUrl: string;
-  readonly isoLocalPath: string;
-  readonly diskSizeGb: number;
-  readonly memoryMb: number;
-  readonly cpus: number;
-  readonly headless: boolean;
-  readonly accelerator: "kvm" | "tcg" | "hvf" | "whpx" | "none";
-  readonly locale: string;
-  readonly timezone: string;
-  readonly keyboard: string;
-  readonly mirror: string;
-  readonly httpProxy: string;
-  readonly httpsProxy: string;
-  readonly noProxy: string;
-  readonly provisioner: "packer";
-  readonly exportFormat: DiskFormat;
-  readonly compression: "zlib" | "zstd" | "none";
-}
+/** Each section's values, typed from `config/schema.ts` (no hand-written copy to keep in step). */
+export type ImageConfig = SectionValues<"image">;
+export type HubConfig = SectionValues<"hub">;
+export type OpenStackConfig = SectionValues<"openstack">;
+export type LocalConfig = SectionValues<"local">;
 
-export interface HubConfig {
-  readonly tljhVersion: string;
-  readonly admins: readonly string[];
-  readonly authenticator: "firstuse" | "native" | "tmp" | "pam";
-  readonly memoryLimit: string;
-  readonly cpuLimit: number;
-  readonly idleCulling: boolean;
-  readonly idleTimeoutSeconds: number;
-  readonly defaultApp: "jupyterlab" | "classic";
-  readonly baseUrl: string;
-  readonly pythonPackages: readonly string[];
-  readonly installR: boolean;
-  readonly rCranPackages: readonly string[];
-  readonly rBioconductorPackages: readonly string[];
-  readonly rGithubPackages: readonly string[];
-  readonly content: string;
-  readonly desktop: boolean;
-  readonly hostname: string;
-  readonly dnsName: string;
-  readonly letsencryptEmail: string;
-}
-
-export interface OpenStackConfig {
-  readonly cloud: string;
-  readonly region: string;
-  readonly flavor: string;
-  readonly network: string;
-  readonly floatingIpPool: string;
-  readonly keyPair: string;
-  readonly publicKey: string;
-  readonly sshAllowedCidrs: readonly string[];
-  readonly availabilityZone: string;
-  readonly imageVisibility: "private" | "shared" | "community" | "public";
-  readonly imageName: string;
-  readonly keepOldImages: boolean;
-  readonly existingImage: string;
-  readonly minRamMb: number;
-  readonly bootVolumeSizeGb: number;
-  readonly dataVolumeSizeGb: number;
-  readonly keepDataVolume: boolean;
-  readonly serverName: string;
-  readonly waitForHub: boolean;
-  readonly readyTimeoutSeconds: number;
-}
-
-export interface LocalConfig {
-  readonly provider: LocalProvider;
-  readonly ip: string;
-  readonly libvirtUri: string;
-  /** "HOST:GUEST" pairs */
-  readonly forwardPorts: readonly string[];
-  readonly httpPort: number;
-  readonly dataDir: string;
-  readonly memoryMb: number;
-  readonly cpus: number;
-}
-
-export interface StackConfig {
+/** What every stack has, whatever its target. */
+interface CommonConfig {
   readonly project: string;
   readonly stack: string;
-  readonly target: Target;
   /** absolute */
   readonly buildDir: string;
   /** absolute, `~` expanded */
   readonly cacheDir: string;
   readonly keepCache: boolean;
   readonly adminPassword?: pulumi.Output<string>;
-  readonly openstackPassword?: pulumi.Output<string>;
   readonly image: ImageConfig;
   readonly hub: HubConfig;
+}
+
+export interface OpenstackStackConfig extends CommonConfig {
+  readonly target: "openstack";
+  readonly openstackPassword?: pulumi.Output<string>;
   readonly openstack: OpenStackConfig;
+}
+
+export interface LocalStackConfig extends CommonConfig {
+  readonly target: "local";
   readonly local: LocalConfig;
 }
+
+/** The validated stack config: one of the targets, each with only its own section. */
+export type StackConfig = OpenstackStackConfig | LocalStackConfig;
 
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -390,15 +324,13 @@ export function loadConfig(opts: LoadOptions = {}): StackConfig {
 
   if (problems.length > 0) throw new ConfigError(problems);
 
-  return {
+  const common: CommonConfig = {
     project: pulumi.getProject(),
     stack: pulumi.getStack(),
-    target,
     buildDir: path.resolve(projectDir, expandHome(top.buildDir as string)),
     cacheDir: path.resolve(projectDir, expandHome(top.cacheDir as string)),
     keepCache: top.keepCache as boolean,
     adminPassword,
-    openstackPassword,
     image: {
       ...image,
       isoUrl,
@@ -407,7 +339,11 @@ export function loadConfig(opts: LoadOptions = {}): StackConfig {
       isoLocalPath: image.isoLocalPath ? path.resolve(projectDir, expandHome(image.isoLocalPath)) : "",
     },
     hub,
-    openstack: ostack,
+  };
+  if (target === "openstack") return { ...common, target, openstackPassword, openstack: ostack };
+  return {
+    ...common,
+    target,
     local: { ...local, dataDir: local.dataDir ? path.resolve(projectDir, expandHome(local.dataDir)) : "" },
   };
 }

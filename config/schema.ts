@@ -67,7 +67,7 @@ const R_PKG = /^[A-Za-z][A-Za-z0-9.]*$/;
 const GITHUB_REF = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+@[A-Za-z0-9_./-]+$/;
 const MEM = /^\d+(\.\d+)?[KMGT]$/;
 
-export const SCHEMA: readonly KeySpec[] = [
+const KEYS = [
   // ------------------------------------------------------------------------------------------- top level
   {
     section: "",
@@ -782,7 +782,34 @@ export const SCHEMA: readonly KeySpec[] = [
     onChange: "replace local VM",
     badExample: 100,
   },
-];
+] as const satisfies readonly KeySpec[];
+
+/** Every key the program reads (the table above). */
+export const SCHEMA: readonly KeySpec[] = KEYS;
+
+/** A key's validated value type, derived from its `type`: the program's config types come from this table. */
+type ValueOf<T extends KeyType> = T extends { kind: "enum"; values: readonly (infer V)[] }
+  ? V
+  : T extends { kind: "string" }
+    ? string
+    : T extends { kind: "int" | "number" }
+      ? number
+      : T extends { kind: "bool" }
+        ? boolean
+        : T extends { kind: "stringList" }
+          ? readonly string[]
+          : T extends { kind: "intList" }
+            ? readonly number[]
+            : never;
+
+type Key = (typeof KEYS)[number];
+
+/** The validated values of one section, typed from the table (secrets excluded: they are `pulumi.Output`s). */
+export type SectionValues<S extends KeySpec["section"]> = {
+  readonly [K in Extract<Key, { section: S }> as K["type"]["kind"] extends "secret" ? never : K["name"]]: ValueOf<
+    K["type"]
+  >;
+};
 
 export function fullKey(spec: Pick<KeySpec, "section" | "name">): string {
   return spec.section ? `${spec.section}.${spec.name}` : spec.name;

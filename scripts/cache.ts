@@ -12,6 +12,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { pidAlive } from "../stages/driver";
 
 export interface CacheEntry {
   readonly stage: string;
@@ -48,15 +49,7 @@ export function listCache(cacheDir: string): { entries: CacheEntry[]; debris: st
         continue;
       }
       if (name.endsWith(".lock")) {
-        const pid = Number(fs.readFileSync(dir, "utf8").trim());
-        let alive = false;
-        try {
-          process.kill(pid, 0);
-          alive = true;
-        } catch {
-          alive = false;
-        }
-        if (!alive) debris.push(dir);
+        if (!pidAlive(Number(fs.readFileSync(dir, "utf8").trim()))) debris.push(dir);
         continue;
       }
       if (!fs.statSync(dir).isDirectory()) continue;

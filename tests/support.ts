@@ -5,7 +5,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import type { DriverSettings } from "../drivers/settings";
+import type { DriverSettings } from "../stages/contract";
+import type { BaseBoxSettings } from "../stages/base-box/settings";
 
 /** The repository root. */
 export const REPO = path.resolve(__dirname, "..");
@@ -16,13 +17,13 @@ export function tempDir(prefix = "jhvm-test-", base = os.tmpdir()): string {
 }
 
 /**
- * The settings the BaseBox component writes for its driver (drivers/settings.ts), for tests that run the driver
+ * The settings the BaseBox component writes for its driver (stages/base-box/settings.ts), for tests that run the driver
  * directly; typed by the same contract, so a renamed field fails tsc here too.
  */
 export function baseBoxSettings(
   dir: string,
-  over: Partial<DriverSettings<"base-box">> = {},
-): Omit<DriverSettings<"base-box">, "stage"> {
+  over: Partial<DriverSettings<BaseBoxSettings>> = {},
+): Omit<DriverSettings<BaseBoxSettings>, "stage"> {
   return {
     buildDir: path.join(dir, "build"),
     cacheDir: path.join(dir, "cache"),

@@ -1,35 +1,27 @@
 /**
  * The local target: preflight (the runner's host tools), the build the pipeline passes in, then the VM
- * (local-vm.ts; its runners are drivers/local-vm.ts and drivers/local-vm-vagrant.ts). The one entry the pipeline
+ * (local-vm.ts, run by driver.ts with one of its runners, qemu.ts or vagrant-libvirt.ts). The one entry the pipeline
  * calls.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { StackConfig } from "../../config";
-import { adminPasswordHash, renderUserData } from "../../cloud-init/render";
+import { LocalStackConfig } from "../../config";
+import { stackUserData } from "../../cloud-init/render";
 import { Artifact, PipelineOutputs } from "../outputs";
 import { LocalVm } from "./local-vm";
 import { localPreflight } from "./preflight";
 
-/** The same first-boot user-data as a cloud server's, for the local VM (NoCloud seed). */
-function localUserData(cfg: StackConfig, password: pulumi.Output<string>): pulumi.Output<string> {
-  return password.apply((pw) =>
-    renderUserData({
-      hostname: cfg.hub.hostname,
-      dnsName: "",
-      letsencryptEmail: "",
-      baseUrl: cfg.hub.baseUrl,
-      authenticator: cfg.hub.authenticator,
-      adminUser: cfg.hub.admins[0],
-      adminPasswordHash: adminPasswordHash(pw, `${cfg.project}/${cfg.stack}`),
-      // qemu shares dataDir under a fixed 9p tag that cloud-init mounts; Vagrant mounts its synced folder itself
-      localDataShare: Boolean(cfg.local.dataDir) && cfg.local.provider === "qemu",
-    }),
-  );
+/** The same first-boot user-data as a cloud server's (cloud-init/render.ts), for the local VM (NoCloud seed). */
+function localUserData(cfg: LocalStackConfig, password: pulumi.Output<string>): pulumi.Output<string> {
+  // no public DNS name reaches a VM on 127.0.0.1: no fqdn, no Let's Encrypt
+  const hub = { ...cfg.hub, dnsName: "", letsencryptEmail: "" };
+  // qemu shares dataDir under a fixed 9p tag that cloud-init mounts; Vagrant mounts its synced folder itself
+  const localDataShare = Boolean(cfg.local.dataDir) && cfg.local.provider === "qemu";
+  return password.apply((pw) => stackUserData(hub, pw, `${cfg.project}/${cfg.stack}`, { localDataShare }));
 }
 
 /** Deploys the stack as a VM on this machine; `build` runs the image build (after the preflight passed). */
 export async function deployLocal(
-  cfg: StackConfig,
+  cfg: LocalStackConfig,
   build: () => Artifact | undefined,
   opts: { hostChecks: boolean },
 ): Promise<PipelineOutputs> {

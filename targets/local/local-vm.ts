@@ -1,37 +1,35 @@
 /**
- * Local target: the final image runs as a VM on this machine instead of Glance + Nova (driver: drivers/local-vm.ts),
+ * Local target: the final image runs as a VM on this machine instead of Glance + Nova (driver: driver.ts),
  * in <buildDir>/local-vm/<name>/, with a NoCloud seed carrying the first-boot user-data. Two runners (`provider`):
- * - `vagrant-libvirt` (drivers/local-vm-vagrant.ts): a per-VM Vagrant box made from the cached image, `vagrant up`
+ * - `vagrant-libvirt` (vagrant-libvirt.ts): a per-VM Vagrant box made from the cached image, `vagrant up`
  *   on libvirt; login only with a per-VM key made by the driver (never in the image, never in the state); an
  *   optional private IP; `dataDir` as a 9p synced folder at /srv/data.
- * - `qemu`: a qcow2 overlay on the cached image, QEMU user networking; `dataDir` as the 9p tag `jhvm-data`
+ * - `qemu` (qemu.ts): a qcow2 overlay on the cached image, QEMU user networking; `dataDir` as the 9p tag `jhvm-data`
  *   (mounted at /srv/data by cloud-init).
  * Either way the hub is on http://127.0.0.1:<httpPort>/ (forwarded to the guest's port 80, plus `forwardPorts`).
  * `pulumi destroy` removes the VM, its box and box volume (Vagrant) and its directory; the image stays cached.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { contentHash, runStage } from "../../components/stage";
+import { StageDirs, contentHash, runStage } from "../../stages/runner";
+import { LOCAL_VM, LocalVmSettings } from "./settings";
 
-export interface LocalVmArgs {
+/** The VM's settings as settings.ts documents them, the image it runs, and where its files go (no cache entry). */
+export interface LocalVmArgs
+  extends
+    Pick<
+      LocalVmSettings,
+      "provider" | "libvirtUri" | "httpPort" | "dataDir" | "memoryMb" | "cpus" | "accelerator" | "name"
+    >,
+    Omit<StageDirs, "keepCache"> {
   readonly image: {
     readonly path: pulumi.Input<string>;
     readonly sha256: pulumi.Input<string>;
     readonly format: pulumi.Input<string>;
   };
-  readonly provider: "vagrant-libvirt" | "qemu";
   readonly ip: string;
-  readonly libvirtUri: string;
-  readonly httpPort: number;
   readonly forwardPorts: readonly string[];
-  readonly dataDir: string;
-  readonly memoryMb: number;
-  readonly cpus: number;
-  readonly accelerator: string;
-  readonly name: string;
   /** #cloud-config for the VM's first boot (NoCloud seed), secret; absent: none */
   readonly userData?: pulumi.Input<string>;
-  readonly buildDir: string;
-  readonly cacheDir: string;
 }
 
 export class LocalVm extends pulumi.ComponentResource {
@@ -60,7 +58,7 @@ export class LocalVm extends pulumi.ComponentResource {
     const { result } = runStage(
       `${name}-vm`,
       {
-        stage: "local-vm",
+        stage: LOCAL_VM,
         key,
         settings: pulumi
           .all([args.image.path, args.image.sha256, args.image.format, args.userData ?? ""])
@@ -72,10 +70,8 @@ export class LocalVm extends pulumi.ComponentResource {
             accelerator: args.accelerator,
             ...vm,
           })),
-        buildDir: args.buildDir,
-        cacheDir: args.cacheDir,
         // the VM is not a cache entry: delete always removes it
-        keepCache: false,
+        dirs: { buildDir: args.buildDir, cacheDir: args.cacheDir, keepCache: false },
       },
       // the old and the new VM share the directory and the port: stop the old one before starting the new one
       { parent: this, deleteBeforeReplace: true },

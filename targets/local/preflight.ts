@@ -1,7 +1,7 @@
 /** The local target's preflight (see localPreflight). */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import { StackConfig } from "../../config";
+import { LocalStackConfig } from "../../config";
 import { throwIfProblems } from "../../config/problems";
 
 /** Runs a tool briefly at preview time; its output, or undefined when it cannot be run or fails. */
@@ -14,7 +14,7 @@ export function probe(cmd: string, args: string[]): string | undefined {
  * The local target's preflight: the tools the chosen runner needs are there and the libvirt connection works,
  * checked at preview (all problems at once, each naming the key), not after the image build.
  */
-export function localPreflight(cfg: StackConfig, run: typeof probe = probe): void {
+export function localPreflight(cfg: LocalStackConfig, run: typeof probe = probe): void {
   const l = cfg.local;
   const problems: string[] = [];
   const P = "jupyterhub-vm:local.provider";

@@ -4,7 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
-import { StackConfig } from "../../config";
+import { OpenstackStackConfig } from "../../config";
 import { OS_INFO } from "../../config/os";
 import { Artifact, PipelineOutputs } from "../outputs";
 import { GlanceImage } from "./glance-image";
@@ -12,7 +12,10 @@ import { openstackPreflight } from "./preflight";
 import { JupyterHubServer } from "./server";
 
 /** Deploys to the stack's OpenStack cloud; `build` runs the image build (after the preflight passed). */
-export async function deployOpenstack(cfg: StackConfig, build: () => Artifact | undefined): Promise<PipelineOutputs> {
+export async function deployOpenstack(
+  cfg: OpenstackStackConfig,
+  build: () => Artifact | undefined,
+): Promise<PipelineOutputs> {
   const o = cfg.openstack;
   const provider = new openstack.Provider("openstack", {
     cloud: o.cloud,
@@ -55,14 +58,7 @@ export async function deployOpenstack(cfg: StackConfig, build: () => Artifact | 
       bootVolumeSizeGb: o.bootVolumeSizeGb,
       dataVolumeSizeGb: o.dataVolumeSizeGb,
       keepDataVolume: o.keepDataVolume,
-      hub: {
-        hostname: cfg.hub.hostname,
-        dnsName: cfg.hub.dnsName,
-        letsencryptEmail: cfg.hub.letsencryptEmail,
-        baseUrl: cfg.hub.baseUrl,
-        authenticator: cfg.hub.authenticator,
-        adminUser: cfg.hub.admins[0],
-      },
+      hub: cfg.hub,
       adminPassword: cfg.adminPassword,
       waitForHub: o.waitForHub,
       readyTimeoutSeconds: o.readyTimeoutSeconds,

@@ -9,7 +9,7 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
-import { StackConfig } from "../../config";
+import { OpenstackStackConfig } from "../../config";
 import { throwIfProblems } from "../../config/problems";
 
 /** Where the provider (gophercloud's clientconfig) looks for clouds.yaml, in its order; the first file found wins. */
@@ -115,7 +115,7 @@ export function lookupProblems(cloud: string, lookups: readonly Lookup[], result
   return problems;
 }
 
-export async function openstackPreflight(cfg: StackConfig, provider: openstack.Provider): Promise<void> {
+export async function openstackPreflight(cfg: OpenstackStackConfig, provider: openstack.Provider): Promise<void> {
   const o = cfg.openstack;
   const cloudProblem = checkCloudEntry(o.cloud);
   // an unknown cloud fails every lookup the same way: say that alone

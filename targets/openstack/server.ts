@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 import * as command from "@pulumi/command";
-import { renderUserData, adminPasswordHash } from "../../cloud-init/render";
+import { HubUserData, stackUserData } from "../../cloud-init/render";
 
 export interface JupyterHubServerArgs {
   readonly serverName: string;
@@ -23,14 +23,8 @@ export interface JupyterHubServerArgs {
   readonly bootVolumeSizeGb: number;
   readonly dataVolumeSizeGb: number;
   readonly keepDataVolume: boolean;
-  readonly hub: {
-    readonly hostname: string;
-    readonly dnsName: string;
-    readonly letsencryptEmail: string;
-    readonly baseUrl: string;
-    readonly authenticator: "firstuse" | "native" | "tmp" | "pam";
-    readonly adminUser: string;
-  };
+  /** the stack's hub settings for the first boot (cloud-init/render.ts) */
+  readonly hub: HubUserData;
   readonly adminPassword: pulumi.Input<string>;
   /** cloud-init's default user of the OS (for the SSH command output) */
   readonly sshUser: string;
@@ -101,14 +95,9 @@ export class JupyterHubServer extends pulumi.ComponentResource {
       );
     }
 
-    const passwordHash = pulumi.secret(
-      pulumi.output(args.adminPassword).apply((pw) => adminPasswordHash(pw, args.hashContext)),
-    );
     this.userData = pulumi.secret(
-      pulumi.all([passwordHash, volume ? volume.id : pulumi.output("")]).apply(([hash, volId]) =>
-        renderUserData({
-          ...args.hub,
-          adminPasswordHash: hash,
+      pulumi.all([args.adminPassword, volume ? volume.id : pulumi.output("")]).apply(([pw, volId]) =>
+        stackUserData(args.hub, pw, args.hashContext, {
           dataVolume: volId ? { device: `/dev/disk/by-id/virtio-${volId.slice(0, 20)}` } : undefined,
         }),
       ),

@@ -1,5 +1,5 @@
-// The FinalImage stage driver (drivers/final-image.ts) run for real, end to end, as the Pulumi program runs it
-// (`node tsx drivers/final-image.ts create` with JHVM_SETTINGS/JHVM_KEY):
+// The FinalImage stage driver (stages/final-image/driver.ts) run for real, end to end, as the Pulumi program runs it
+// (`node tsx stages/final-image/driver.ts create` with JHVM_SETTINGS/JHVM_KEY):
 //  - base box: a debootstrapped Debian 12 qcow2 (tests/images/debian12-qcow2.sh) with the build user `builder`
 //    and a random password (only its SHA-512 crypt goes into the image), placed as a BaseBox cache entry
 //    (<cacheDir>/base-box/<key>/base-debian-12.qcow2 + 0600 build-credentials.json);
@@ -22,7 +22,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { REPO, findPacker, run } from "../packer/helpers";
-import { sha256FileSync as sha256File } from "../../components/file-hash";
+import { sha256FileSync as sha256File } from "../../stages/file-hash";
 
 const MINUTE = 60_000;
 jest.setTimeout(90 * MINUTE);
@@ -68,7 +68,7 @@ interface DriverRun {
 /** Runs the driver as the Command resource does, sampling `ps` for the password on any command line. */
 function runDriver(settingsFile: string, key: string, env: NodeJS.ProcessEnv, secret: string): Promise<DriverRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TSX, path.join(REPO, "drivers/final-image.ts"), "create"], {
+    const child = spawn(process.execPath, [TSX, path.join(REPO, "stages/final-image/driver.ts"), "create"], {
       cwd: REPO,
       env: { ...process.env, ...env, JHVM_SETTINGS: settingsFile, JHVM_KEY: key },
       stdio: ["ignore", "pipe", "pipe"],

@@ -2,11 +2,11 @@
 # A small bootable qcow2 for tests/images/local-vm.test.ts: the debootstrapped Debian 12 image
 # (tests/images/debian12-qcow2.sh, whose rootfs is cached) plus one systemd unit, jhvm-test-web, that at boot
 #  - mounts the NoCloud seed CD-ROM (label cidata) read-only at /mnt/seed,
-#  - mounts the 9p share `jhvm-data` (QEMU -virtfs, as drivers/local-vm.ts attaches dataDir) at /srv/data,
+#  - mounts the 9p share `jhvm-data` (QEMU -virtfs, as targets/local/qemu.ts attaches dataDir) at /srv/data,
 #  - serves /srv/www on port 80 with `python3 -m http.server`: /index.html ("jhvm-test-web ok"),
 #    /seed/ -> the seed's files, /data/ -> the share;
 # and Debian's cloud-init (NoCloud only), as the final image has: it applies the seed's user-data and vendor-data
-# (the Vagrant runner's per-VM login, drivers/vagrant-vm.ts) at first boot.
+# (the Vagrant runner's per-VM login, targets/local/vagrant-libvirt.ts) at first boot.
 # So an HTTP GET through the VM's host port forward proves: the guest booted from the overlay, its network and the
 # port forward work, the seed is attached, and the data folder is shared.
 #

@@ -1,5 +1,5 @@
-// The local-target driver (drivers/local-vm.ts) run for real, as the Pulumi program runs it
-// (`node tsx drivers/local-vm.ts create|delete` with JHVM_SETTINGS/JHVM_KEY), on a small bootable image:
+// The local-target driver (targets/local/driver.ts) run for real, as the Pulumi program runs it
+// (`node tsx targets/local/driver.ts create|delete` with JHVM_SETTINGS/JHVM_KEY), on a small bootable image:
 // tests/images/local-vm-test-image.sh (the debootstrapped Debian 12 + a unit serving port 80 that exposes the
 // seed CD-ROM at /seed/ and the 9p share at /data/). Under TCG, with a NoCloud seed and a data folder:
 //  - create: the pidfile's QEMU runs with our VM dir; it listens on 127.0.0.1:<port> and nowhere else; the disk
@@ -7,6 +7,8 @@
 //    left); console.log exists; the guest answers HTTP 200 through the forward, serves the seed's user-data and
 //    the shared folder's file (so the seed and the share reach the guest); the user-data is not in the stage log;
 //  - a second VM on the same port is refused, naming the port, and leaves nothing behind;
+//  - create run as an update (the previous result in PULUMI_COMMAND_STDOUT, as Pulumi runs it when only the
+//    command line changed) keeps the VM running from the same settings; with a changed setting it replaces it;
 //  - delete (as on a replacement: the settings file already names another VM, the previous result names ours):
 //    no QEMU left, VM dir gone; the image's sha256 is unchanged; delete again (and delete without the settings
 //    file, as `pulumi destroy` from a fresh clone) succeed.
@@ -18,7 +20,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { sha256FileSync as sha256File } from "../../components/file-hash";
+import { sha256FileSync as sha256File } from "../../stages/file-hash";
 import { REPO } from "../support";
 
 const MINUTE = 60_000;
@@ -75,7 +77,7 @@ async function httpGet(url: string): Promise<{ status: number; body: string } | 
   }
 }
 
-describe("drivers/local-vm.ts: the final image as a local QEMU VM", () => {
+describe("targets/local/driver.ts: the final image as a local QEMU VM", () => {
   let tmp = "";
   let image = "";
   let imageSha = "";
@@ -92,7 +94,7 @@ describe("drivers/local-vm.ts: the final image as a local QEMU VM", () => {
 
   const driver = (action: "create" | "delete", file = settingsFile, env: NodeJS.ProcessEnv = {}) => {
     const t0 = Date.now();
-    const r = sh(process.execPath, [TSX, path.join(REPO, "drivers/local-vm.ts"), action], {
+    const r = sh(process.execPath, [TSX, path.join(REPO, "targets/local/driver.ts"), action], {
       JHVM_SETTINGS: file,
       JHVM_KEY: key,
       ...env,
@@ -192,7 +194,7 @@ describe("drivers/local-vm.ts: the final image as a local QEMU VM", () => {
     expect(fs.readFileSync(path.join(out, "user-data"), "utf8")).toBe(userData);
     expect(fs.readFileSync(path.join(out, "meta-data"), "utf8")).toContain("instance-id: jhvm-jhvm-test-vm");
     expect(fs.readdirSync(vmDir).sort()).toEqual(
-      ["console.log", "monitor.sock", "overlay.qcow2", "qemu.pid", "seed.iso", "vm.json"].sort(),
+      ["console.log", "made-from.sha256", "monitor.sock", "overlay.qcow2", "qemu.pid", "seed.iso", "vm.json"].sort(),
     );
     expect(fs.existsSync(path.join(vmDir, "console.log"))).toBe(true);
     // the user-data (a secret in real use) is in neither the stage log nor the driver's output
@@ -230,6 +232,39 @@ describe("drivers/local-vm.ts: the final image as a local QEMU VM", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`port ${port} on 127.0.0.1 is already in use`);
     expect(fs.existsSync(path.join(tmp, "build", "local-vm", "jhvm-test-vm2"))).toBe(false);
+  });
+
+  test("create run as an update keeps the VM that runs from the same settings; changed settings replace it", async () => {
+    // Pulumi runs create as an update when only the command line or its environment changed (a moved driver):
+    // PULUMI_COMMAND_STDOUT then holds the previous result
+    const pid = Number(createResult.pid);
+    const previous = { PULUMI_COMMAND_STDOUT: JSON.stringify(createResult) + "\n" };
+    const same = driver("create", settingsFile, previous);
+    expect(same.code).toBe(0);
+    expect(JSON.parse(same.stdout.trim().split("\n").pop() as string)).toEqual(createResult);
+    expect(same.stderr).toContain("already runs from these settings");
+    expect(path.basename(cmdline(pid)[0] ?? "")).toMatch(/^qemu-system-x86_64/); // the same QEMU, still running
+    expect(await httpGet(`http://127.0.0.1:${port}/`)).toEqual({ status: 200, body: "jhvm-test-web ok\n" });
+
+    // a setting that shapes the VM changed: the old VM stops and a new one starts from the image
+    const changedFile = path.join(tmp, "local-vm-changed.json");
+    fs.writeFileSync(changedFile, JSON.stringify({ ...settings, memoryMb: 640 }), { mode: 0o600 });
+    const changed = driver("create", changedFile, previous);
+    expect(changed.code).toBe(0);
+    expect(changed.stderr).not.toContain("already runs from these settings");
+    const next = JSON.parse(changed.stdout.trim().split("\n").pop() as string) as Record<string, unknown>;
+    expect(next.pid).not.toBe(pid);
+    expect(cmdline(pid)).toEqual([]);
+    expect(cmdline(Number(next.pid)).join(" ")).toContain("-m 640");
+    createResult = next;
+    const t0 = Date.now();
+    let last: Awaited<ReturnType<typeof httpGet>> = "";
+    while ((Date.now() - t0) / 1000 < BOOT_TIMEOUT_S) {
+      last = await httpGet(`http://127.0.0.1:${port}/`);
+      if (typeof last !== "string" && last.status === 200) break;
+      await new Promise((r) => setTimeout(r, 3000));
+    }
+    expect(last).toEqual({ status: 200, body: "jhvm-test-web ok\n" });
   });
 
   test("delete stops the VM and removes its directory; the image is untouched; delete is idempotent", () => {

@@ -7,7 +7,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { rubyString, vagrantfile, vendorData } from "../../drivers/local-vm-vagrant";
+import { rubyString, vagrantfile, vendorData } from "../../targets/local/vagrant-libvirt";
 
 const tricky = `/data/it's a "dir" \\ with #{ENV['HOME']} and spaces`;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "jhvm-vf-"));

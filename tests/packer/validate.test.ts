@@ -305,7 +305,7 @@ mkdir -p "$out/qemu" && qemu-img create -q -f qcow2 "$out/qemu/$vm.qcow2" 16M &&
     );
     const file = path.join(dir, "settings.json");
     fs.writeFileSync(file, JSON.stringify({ stage, ...settings }));
-    const child = spawn(process.execPath, [path.join(REPO, "node_modules/tsx/dist/cli.mjs"), `drivers/${stage}.ts`, "create"], {
+    const child = spawn(process.execPath, [path.join(REPO, "node_modules/tsx/dist/cli.mjs"), `stages/${stage}/driver.ts`, "create"], {
       cwd: REPO,
       env: { ...process.env, JHVM_SETTINGS: file, JHVM_KEY: "v".repeat(64), JHVM_PACKER: wrapper },
     });

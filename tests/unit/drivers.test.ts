@@ -1,5 +1,5 @@
 /**
- * The stage drivers as the Command resources run them (`node tsx drivers/<stage>.ts create|delete` with
+ * The stage drivers as the Command resources run them (`node tsx stages/<stage>/driver.ts create|delete` with
  * JHVM_SETTINGS/JHVM_KEY), with real files, a real HTTP server on 127.0.0.1 and, for Packer, a fake `packer` that
  * records how it was called. Checks: downloads verified, mismatches rejected, local copies preferred, cache hits,
  * corrupted cache entries rebuilt, logs written, failures carrying the tool's last lines, secrets kept off argv.
@@ -34,7 +34,7 @@ async function runDriver(
   const dir = tempDir("jhvm-drv-");
   const file = path.join(dir, "settings.json");
   fs.writeFileSync(file, JSON.stringify({ stage, ...settings }));
-  const child = spawn(process.execPath, [TSX, path.join(REPO, "drivers", `${stage}.ts`), action], {
+  const child = spawn(process.execPath, [TSX, path.join(REPO, "stages", stage, "driver.ts"), action], {
     cwd: REPO,
     env: { ...process.env, JHVM_SETTINGS: file, JHVM_KEY: key, ...extraEnv },
   });

@@ -95,8 +95,9 @@ describe("dev stack (local target)", () => {
   it("runs each stage through its driver with a fixed command line and the content key as its only trigger", () => {
     for (const c of commands(r)) {
       const stage = stageOf(c);
-      expect(c.inputs.create).toBe(`node node_modules/tsx/dist/cli.mjs drivers/${stage}.ts create`);
-      expect(c.inputs.delete).toBe(`node node_modules/tsx/dist/cli.mjs drivers/${stage}.ts delete`);
+      const driver = stage === "local-vm" ? "targets/local/driver.ts" : `stages/${stage}/driver.ts`;
+      expect(c.inputs.create).toBe(`node node_modules/tsx/dist/cli.mjs ${driver} create`);
+      expect(c.inputs.delete).toBe(`node node_modules/tsx/dist/cli.mjs ${driver} delete`);
       expect(c.inputs.triggers).toEqual([c.inputs.environment.JHVM_KEY]);
       expect(c.inputs.environment.JHVM_KEY).toMatch(/^[0-9a-f]{64}$/);
     }

@@ -5,7 +5,7 @@
  * tests/e2e/vagrant-stack.test.ts; `ruby -c` and `cloud-init schema` check them in tests/images/vagrantfile.test.ts.
  */
 import * as yaml from "js-yaml";
-import { StackConfig } from "../../config";
+import { LocalStackConfig } from "../../config";
 import {
   LOGIN_USER,
   VagrantVmSettings,
@@ -13,7 +13,7 @@ import {
   rubyString,
   vagrantfile,
   vendorData,
-} from "../../drivers/local-vm-vagrant";
+} from "../../targets/local/vagrant-libvirt";
 import { localPreflight } from "../../targets/local/preflight";
 
 const S: VagrantVmSettings = {
@@ -109,7 +109,7 @@ describe("vendor-data (the per-VM login)", () => {
 });
 
 describe("local preflight", () => {
-  const cfg = (local: Partial<StackConfig["local"]>) =>
+  const cfg = (local: Partial<LocalStackConfig["local"]>) =>
     ({
       local: {
         provider: "vagrant-libvirt",
@@ -122,7 +122,7 @@ describe("local preflight", () => {
         cpus: 2,
         ...local,
       },
-    }) as unknown as StackConfig;
+    }) as unknown as LocalStackConfig;
   /** a stand-in for the probed tools: `present` maps "cmd args" prefixes to their output */
   const tools =
     (present: Record<string, string>) =>
@@ -140,7 +140,7 @@ describe("local preflight", () => {
     "xorriso -version": "xorriso 1.5.4",
     "qemu-system-x86_64 --version": "QEMU 7.2",
   };
-  const problems = (c: StackConfig, run: ReturnType<typeof tools>) => {
+  const problems = (c: LocalStackConfig, run: ReturnType<typeof tools>) => {
     try {
       localPreflight(c, run);
       return [];

@@ -1,9 +1,9 @@
 /** Every input of a stage's content key matters, and nothing else does. */
 import * as fs from "fs";
 import * as path from "path";
-import { baseBoxFiles, baseBoxKey } from "../../components/base-box";
-import { FINAL_IMAGE_FILES, finalImageKey } from "../../components/final-image";
-import { canonicalJson, hashPaths } from "../../components/stage";
+import { baseBoxFiles, baseBoxKey } from "../../stages/base-box/component";
+import { FINAL_IMAGE_FILES, finalImageKey } from "../../stages/final-image/component";
+import { canonicalJson, hashPaths } from "../../stages/runner";
 import { tempDir } from "./harness";
 
 const IMAGE_VARS = {
@@ -88,7 +88,7 @@ describe("hashing", () => {
 
 describe("content source", () => {
   it("maps hub.content to the content role's variables", () => {
-    const { contentVars } = require("../../pipeline");
+    const { contentVars } = require("../../stages/final-image/ansible-vars");
     expect(contentVars("", "/p")).toEqual({ content_source: "none" });
     expect(contentVars("https://example.org/course.git#v1.2", "/p")).toEqual({
       content_source: "git",

@@ -1,16 +1,17 @@
 /**
  * Stage 3: the final image. Starting from the base box, Ansible applies `ansible/playbook.yml` (TLJH, R, Python
  * packages, content, optional desktop, then sysprep), the disk is exported (compressed qcow2 by default, raw or vmdk
- * on request) and checked by tools/image-hygiene-check (driver: drivers/final-image.ts). The trigger covers the
+ * on request) and checked by tools/image-hygiene-check (driver: driver.ts). The trigger covers the
  * Ansible tree, the Ansible variables, the export settings and the base box's checksum: changing a role or a hub
  * setting rebuilds this stage only, never the base box.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { DiskFormat } from "../config/schema";
-import type { RunVars } from "../drivers/settings";
-import { REPO_ROOT, contentHash, hashPaths, runStage } from "./stage";
+import { DiskFormat } from "../../config/schema";
+import type { RunVars } from "../contract";
+import { FINAL_IMAGE, FinalImageSettings } from "./settings";
+import { REPO_ROOT, StageComponent, StageDirs, contentHash, hashPaths } from "../runner";
 
-export interface FinalImageArgs {
+export interface FinalImageArgs extends StageDirs {
   readonly base: {
     readonly path: pulumi.Input<string>;
     readonly sha256: pulumi.Input<string>;
@@ -28,9 +29,6 @@ export interface FinalImageArgs {
   readonly diskSizeGb: number;
   /** build VM sizing and accelerator: do not change the result */
   readonly runVars: RunVars;
-  readonly buildDir: string;
-  readonly cacheDir: string;
-  readonly keepCache: boolean;
 }
 
 export const FINAL_IMAGE_FILES = ["ansible", "tools/image-hygiene-check", "packer/final"];
@@ -51,21 +49,17 @@ export function finalImageKey(
   });
 }
 
-export class FinalImage extends pulumi.ComponentResource {
-  public readonly path: pulumi.Output<string>;
-  public readonly sha256: pulumi.Output<string>;
-  public readonly size: pulumi.Output<number>;
+export class FinalImage extends StageComponent<FinalImageSettings> {
   public readonly format: pulumi.Output<DiskFormat>;
-  public readonly key: pulumi.Output<string>;
 
   constructor(name: string, args: FinalImageArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("jupyterhub-vm:build:FinalImage", name, {}, opts);
-    this.key = pulumi.output(args.base.sha256).apply((sha) => finalImageKey(args, sha));
-    const { result } = runStage(
-      `${name}-provision`,
+    super(
+      "jupyterhub-vm:build:FinalImage",
+      name,
+      "provision",
       {
-        stage: "final-image",
-        key: this.key,
+        stage: FINAL_IMAGE,
+        key: pulumi.output(args.base.sha256).apply((sha) => finalImageKey(args, sha)),
         settings: pulumi
           .all([args.base.path, args.base.sha256, args.base.format])
           .apply(([basePath, baseSha256, baseFormat]) => ({
@@ -79,15 +73,10 @@ export class FinalImage extends pulumi.ComponentResource {
             diskSizeGb: args.diskSizeGb,
             runVars: args.runVars,
           })),
-        buildDir: args.buildDir,
-        cacheDir: args.cacheDir,
-        keepCache: args.keepCache,
+        dirs: args,
       },
-      { parent: this },
+      opts,
     );
-    this.path = result.apply((r) => r.path);
-    this.sha256 = result.apply((r) => r.sha256);
-    this.size = result.apply((r) => r.size);
     this.format = pulumi.output(args.exportFormat);
     this.registerOutputs({ path: this.path, sha256: this.sha256, size: this.size, format: this.format });
   }

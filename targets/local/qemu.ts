@@ -1,8 +1,7 @@
 /**
- * Driver of the local target (targets/local/local-vm.ts): runs the final image as a VM on this machine, with one of
- * two runners (`provider`): `vagrant-libvirt` (drivers/local-vm-vagrant.ts) or `qemu` (this file):
+ * The `qemu` runner of the local VM (driver.ts dispatches here):
  *
- * qemu create:
+ * create:
  *  1. <buildDir>/local-vm/<name>/ gets a qcow2 overlay backed by the final image (`qemu-img create -b`), so the
  *     VM's writes never touch the cached image;
  *  2. when userData is set, a NoCloud seed ISO (volume label `cidata`: user-data + meta-data with a stable
@@ -12,11 +11,10 @@
  *     forwarded; no VNC (`-display none`); the serial console goes to console.log, the HMP monitor to a unix
  *     socket in the VM directory (used by delete for a clean `system_powerdown`); dataDir, when set, is shared as
  *     the 9p tag `jhvm-data` (the guest mounts it at /srv/data, see cloud-init).
- *  `forwardPorts` add more 127.0.0.1:HOST -> guest forwards. Refuses to start when a host port is taken. `ip` does not apply to QEMU user networking (the hub is
- *  on 127.0.0.1:<httpPort>) and is ignored. Not cached: every create starts a VM.
- * qemu delete: `system_powerdown` through the monitor, a bounded wait, then SIGTERM/SIGKILL of the VM's QEMU (only a
- *  process whose command line is qemu-system-* naming this VM directory), then the VM directory is removed.
- *  Idempotent: a VM that is already gone, or a second delete, succeeds.
+ *  `forwardPorts` add more 127.0.0.1:HOST -> guest forwards. `ip` does not apply to QEMU user networking (the hub
+ *  is on 127.0.0.1:<httpPort>) and is ignored.
+ * stop: `system_powerdown` through the monitor, a bounded wait, then SIGTERM/SIGKILL of the VM's QEMU (only a
+ *  process whose command line is qemu-system-* naming this VM directory). Idempotent: a VM already gone is fine.
  */
 import { spawnSync } from "child_process";
 import * as crypto from "crypto";
@@ -24,17 +22,8 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { Stage, StageError, StageSettingsBase, main, sha256File, tail } from "./lib";
-import { VagrantVmSettings, vagrantCreate, vagrantTeardown } from "./local-vm-vagrant";
-
-/** The VM's settings (shared with the vagrant-libvirt runner, see VagrantVmSettings) plus the qemu runner's own. */
-export interface LocalVmSettings extends StageSettingsBase, VagrantVmSettings {
-  readonly provider: "qemu" | "vagrant-libvirt";
-  /** isolate the guest (QEMU `restrict=on`): no traffic from the guest to the host or beyond; forwards still work */
-  readonly restrictNetwork?: boolean;
-  /** seconds delete waits for the guest to power off before SIGTERM (default 60) */
-  readonly stopTimeoutSec?: number;
-}
+import { Stage, StageError, StageResult, pidAlive, sha256File, tail } from "../../stages/driver";
+import type { VmSettings } from "./settings";
 
 export const DATA_TAG = "jhvm-data";
 const QEMU = process.env.JHVM_QEMU ?? "qemu-system-x86_64";
@@ -59,7 +48,7 @@ export function vmDirOf(buildDir: string, name: string): string {
   return path.resolve(buildDir, "local-vm", name);
 }
 
-function isVmDir(dir: string): boolean {
+export function isVmDir(dir: string): boolean {
   return path.basename(path.dirname(dir)) === "local-vm" && /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(path.basename(dir));
 }
 
@@ -82,17 +71,8 @@ export function isOurQemu(pid: number, dir: string): boolean {
   return argv.some((a) => a.includes(dir + path.sep));
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** QEMU processes of this VM: the pidfile's (or vm.json's) pid, plus any qemu-system-* naming the VM dir. */
-function vmPids(dir: string): number[] {
+export function vmPids(dir: string): number[] {
   const pids = new Set<number>();
   for (const f of [FILES.pid]) {
     try {
@@ -178,7 +158,7 @@ function which(cmd: string): string | undefined {
 }
 
 /** Stops every QEMU of this VM: powerdown through the monitor, bounded wait, SIGTERM, SIGKILL. */
-async function stopVm(stage: Stage<LocalVmSettings>, dir: string, timeoutSec: number): Promise<void> {
+export async function stopVm(stage: Stage<VmSettings>, dir: string, timeoutSec: number): Promise<void> {
   let pids = vmPids(dir);
   if (pids.length === 0) {
     stage.log(`no QEMU running for ${dir}`);
@@ -190,7 +170,7 @@ async function stopVm(stage: Stage<LocalVmSettings>, dir: string, timeoutSec: nu
   const waitGone = async (ms: number) => {
     const end = Date.now() + ms;
     while (Date.now() < end) {
-      pids = pids.filter((p) => alive(p) && isOurQemu(p, dir));
+      pids = pids.filter((p) => pidAlive(p) && isOurQemu(p, dir));
       if (pids.length === 0) return true;
       await sleep(500);
     }
@@ -222,7 +202,7 @@ async function stopVm(stage: Stage<LocalVmSettings>, dir: string, timeoutSec: nu
   throw new StageError(`QEMU of ${dir} (pid ${pids.join(", ")}) did not stop`);
 }
 
-function removeVmDir(stage: Stage<LocalVmSettings>, dir: string): void {
+export function removeVmDir(stage: Stage<VmSettings>, dir: string): void {
   if (!isVmDir(dir)) throw new StageError(`refusing to remove ${dir}: not a <buildDir>/local-vm/<name> directory`);
   const sock = readInfo(dir)?.monitor;
   if (sock && !sock.startsWith(dir + path.sep)) fs.rmSync(sock, { force: true });
@@ -230,7 +210,7 @@ function removeVmDir(stage: Stage<LocalVmSettings>, dir: string): void {
   stage.log(`removed ${dir}`);
 }
 
-function validate(s: LocalVmSettings): void {
+export function validate(s: VmSettings): void {
   if (s.provider !== "qemu" && s.provider !== "vagrant-libvirt")
     throw new StageError(`local.provider ${JSON.stringify(s.provider)} is not supported (vagrant-libvirt, qemu)`);
   if (s.imageFormat !== "qcow2") throw new StageError(`the local VM needs a qcow2 image, got ${s.imageFormat}`);
@@ -255,7 +235,7 @@ function validate(s: LocalVmSettings): void {
  * The NoCloud seed: an ISO 9660 volume labelled cidata with user-data and meta-data, and vendor-data when given
  * (the vagrant-libvirt runner's per-VM login).
  */
-async function makeSeed(stage: Stage<LocalVmSettings>, dir: string, vendor?: string): Promise<string> {
+export async function makeSeed(stage: Stage<VmSettings>, dir: string, vendor?: string): Promise<string> {
   const s = stage.settings;
   const src = path.join(dir, "seed");
   fs.mkdirSync(src, { mode: 0o700 });
@@ -292,7 +272,7 @@ async function makeSeed(stage: Stage<LocalVmSettings>, dir: string, vendor?: str
   return iso;
 }
 
-export function qemuArgs(s: LocalVmSettings, dir: string, seed: string | undefined, monitor: string): string[] {
+export function qemuArgs(s: VmSettings, dir: string, seed: string | undefined, monitor: string): string[] {
   const fwd = [`${s.httpPort}:80`, ...(s.forwardPorts ?? [])]
     .map((p) => p.split(":"))
     .map(([host, guest]) => `hostfwd=tcp:127.0.0.1:${host}-:${guest}`)
@@ -332,79 +312,46 @@ export function qemuArgs(s: LocalVmSettings, dir: string, seed: string | undefin
   return args;
 }
 
-main<LocalVmSettings>({
-  cacheable: false,
-  async create(stage) {
-    const s = stage.settings;
-    validate(s);
-    const dir = vmDirOf(s.buildDir, s.name);
-    if (fs.existsSync(dir)) {
-      // left over by a failed create or a lost stack state: the VM is re-created from the image
-      stage.log(`${dir} exists (left over): stopping its VM and replacing it`);
-      await stopVm(stage, dir, 10);
-      await vagrantTeardown(stage, dir);
-      removeVmDir(stage, dir);
-    }
-    for (const p of [s.httpPort, ...(s.forwardPorts ?? []).map((f) => Number(f.split(":")[0]))]) await checkPortFree(p);
-    if (s.provider === "vagrant-libvirt") return vagrantCreate(stage, s, dir, (vendor) => makeSeed(stage, dir, vendor));
-    if (s.ip) stage.log(`local.ip ${s.ip} is not used by QEMU user networking: the hub is on 127.0.0.1:${s.httpPort}`);
-    const image = path.resolve(s.imagePath);
-    stage.log(`checking ${image}`);
-    const sha = await sha256File(image);
-    if (sha !== s.imageSha256) throw new StageError(`${image} has sha256 ${sha}, expected ${s.imageSha256}`);
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const overlay = path.join(dir, FILES.overlay);
-    await stage.run("qemu-img", ["create", "-f", "qcow2", "-F", "qcow2", "-b", image, overlay]);
-    const seed = s.userData ? await makeSeed(stage, dir) : undefined;
-    const monitor = monitorPath(dir);
-    fs.rmSync(monitor, { force: true });
-    const consoleLog = path.join(dir, FILES.console);
-    // a failed tool's message already ends with the stage log's tail; add the guest's console
-    const fail = (msg: string) => new StageError(`${msg}\nlast lines of ${consoleLog}:\n${tail(consoleLog)}`);
-    stage.log(
-      `starting ${QEMU} (${s.accelerator}, ${s.memoryMb} MiB, ${s.cpus} CPU): http://127.0.0.1:${s.httpPort}/ -> guest :80` +
-        (s.dataDir ? `, ${s.dataDir} shared as ${DATA_TAG}` : ""),
-    );
-    try {
-      await stage.run(QEMU, qemuArgs(s, dir, seed, monitor));
-    } catch (e) {
-      throw fail((e as Error).message);
-    }
-    const pid = Number(fs.readFileSync(path.join(dir, FILES.pid), "utf8").trim());
-    fs.writeFileSync(path.join(dir, FILES.info), JSON.stringify({ monitor, pid } satisfies VmInfo) + "\n");
-    // an early exit (bad firmware/accelerator at run time) shows within a few seconds
-    await sleep(3000);
-    if (!isOurQemu(pid, dir)) throw fail(`QEMU (pid ${pid}) exited right after starting; see ${stage.logFile}`);
-    stage.log(`VM ${s.name} running (qemu pid ${pid}); console: ${consoleLog}`);
-    return {
-      path: overlay,
-      sha256: s.imageSha256,
-      size: fs.statSync(overlay).size,
-      hubUrl: `http://127.0.0.1:${s.httpPort}/`,
-      vmName: s.name,
-      provider: "qemu",
-      localIp: "127.0.0.1",
-      pid,
-    };
-  },
-  async delete(stage, previous) {
-    const s = stage.settings;
-    // The previous result names the VM this resource made. It comes first: on a replacement (deleteBeforeReplace)
-    // the settings file already holds the new settings, possibly a new name. Without either (nothing was created),
-    // the settings' name.
-    const dir = previous?.path
-      ? path.dirname(path.resolve(previous.path))
-      : s.name
-        ? vmDirOf(s.buildDir, s.name)
-        : undefined;
-    if (!dir) {
-      stage.log("no VM recorded: nothing to stop");
-      return;
-    }
-    if (!isVmDir(dir)) throw new StageError(`refusing to touch ${dir}: not a <buildDir>/local-vm/<name> directory`);
-    // either runner's leftovers: a VM made by the other runner (a provider change) is removed too
-    await vagrantTeardown(stage, dir);
-    await stopVm(stage, dir, s.stopTimeoutSec ?? 60);
-    removeVmDir(stage, dir);
-  },
-});
+/** Starts the VM in `dir` (which must not exist yet). */
+export async function qemuCreate(stage: Stage<VmSettings>, dir: string): Promise<StageResult> {
+  const s = stage.settings;
+  if (s.ip) stage.log(`local.ip ${s.ip} is not used by QEMU user networking: the hub is on 127.0.0.1:${s.httpPort}`);
+  const image = path.resolve(s.imagePath);
+  stage.log(`checking ${image}`);
+  const sha = await sha256File(image);
+  if (sha !== s.imageSha256) throw new StageError(`${image} has sha256 ${sha}, expected ${s.imageSha256}`);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const overlay = path.join(dir, FILES.overlay);
+  await stage.run("qemu-img", ["create", "-f", "qcow2", "-F", "qcow2", "-b", image, overlay]);
+  const seed = s.userData ? await makeSeed(stage, dir) : undefined;
+  const monitor = monitorPath(dir);
+  fs.rmSync(monitor, { force: true });
+  const consoleLog = path.join(dir, FILES.console);
+  // a failed tool's message already ends with the stage log's tail; add the guest's console
+  const fail = (msg: string) => new StageError(`${msg}\nlast lines of ${consoleLog}:\n${tail(consoleLog)}`);
+  stage.log(
+    `starting ${QEMU} (${s.accelerator}, ${s.memoryMb} MiB, ${s.cpus} CPU): http://127.0.0.1:${s.httpPort}/ -> guest :80` +
+      (s.dataDir ? `, ${s.dataDir} shared as ${DATA_TAG}` : ""),
+  );
+  try {
+    await stage.run(QEMU, qemuArgs(s, dir, seed, monitor));
+  } catch (e) {
+    throw fail((e as Error).message);
+  }
+  const pid = Number(fs.readFileSync(path.join(dir, FILES.pid), "utf8").trim());
+  fs.writeFileSync(path.join(dir, FILES.info), JSON.stringify({ monitor, pid } satisfies VmInfo) + "\n");
+  // an early exit (bad firmware/accelerator at run time) shows within a few seconds
+  await sleep(3000);
+  if (!isOurQemu(pid, dir)) throw fail(`QEMU (pid ${pid}) exited right after starting; see ${stage.logFile}`);
+  stage.log(`VM ${s.name} running (qemu pid ${pid}); console: ${consoleLog}`);
+  return {
+    path: overlay,
+    sha256: s.imageSha256,
+    size: fs.statSync(overlay).size,
+    hubUrl: `http://127.0.0.1:${s.httpPort}/`,
+    vmName: s.name,
+    provider: "qemu",
+    localIp: "127.0.0.1",
+    pid,
+  };
+}

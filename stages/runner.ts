@@ -1,16 +1,15 @@
 /**
- * What every build stage shares: content hashing for triggers, and the `local.Command` that runs a stage driver
- * (see drivers/lib.ts for the driver side of the contract).
+ * The generic stage runner, component side: content hashing for triggers, and the `local.Command` that runs a
+ * stage's driver. The contract both sides follow is contract.ts; the driver side is driver.ts.
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { StageResult, parseResult } from "../drivers/result";
-import type { StageName, StageSettings } from "../drivers/settings";
+import { StageDef, StageResult, parseResult } from "./contract";
 
-/** The repository root (components/..). Drivers, templates and roles are found relative to it. */
+/** The repository root (stages/..). Drivers, templates and roles are found relative to it. */
 export const REPO_ROOT = path.resolve(__dirname, "..");
 
 /** Canonical JSON: object keys sorted, so equal values always hash equally. */
@@ -60,16 +59,21 @@ export function hashPaths(root: string, rels: readonly string[]): string {
   return h.digest("hex");
 }
 
-export interface StageCommandArgs<K extends StageName> {
-  /** driver name: runs `drivers/<stage>.ts` */
-  readonly stage: K;
-  /** everything the driver needs, written to a settings file (paths included); typed by drivers/settings.ts */
-  readonly settings: pulumi.Input<StageSettings[K]>;
-  /** content key: the hash of exactly the inputs that change the stage's artifact */
-  readonly key: pulumi.Input<string>;
+/** Where a stage keeps its files: the stack's build directory, the shared cache, and whether destroy keeps the entry. */
+export interface StageDirs {
   readonly buildDir: string;
   readonly cacheDir: string;
   readonly keepCache: boolean;
+}
+
+export interface StageCommandArgs<S> {
+  /** the stage: its name and driver; `S` (its settings.ts) types the settings */
+  readonly stage: StageDef<S>;
+  /** everything the driver needs, written to a settings file (paths included) */
+  readonly settings: pulumi.Input<S>;
+  /** content key: the hash of exactly the inputs that change the stage's artifact */
+  readonly key: pulumi.Input<string>;
+  readonly dirs: StageDirs;
 }
 
 /** Path of the tsx launcher, relative to the project directory, as the command line names it. */
@@ -80,25 +84,26 @@ const TSX = "node_modules/tsx/dist/cli.mjs";
  * directory and keepCache can change them, so a stage re-runs exactly when what it builds from changes. The
  * settings file is (re)written on every run of the program, so the driver always sees current values.
  */
-export function stageCommand<K extends StageName>(
+export function stageCommand<S>(
   name: string,
-  args: StageCommandArgs<K>,
+  args: StageCommandArgs<S>,
   opts: pulumi.CustomResourceOptions,
 ): command.local.Command {
-  const settingsFile = path.join(args.buildDir, "stages", `${args.stage}.json`);
+  const { buildDir, cacheDir, keepCache } = args.dirs;
+  const settingsFile = path.join(buildDir, "stages", `${args.stage.name}.json`);
   const settingsRef = pulumi.all([args.settings, args.key]).apply(([settings]) => {
     fs.mkdirSync(path.dirname(settingsFile), { recursive: true });
     const full = {
-      ...settings,
-      stage: args.stage,
-      buildDir: args.buildDir,
-      cacheDir: args.cacheDir,
-      keepCache: args.keepCache,
+      ...(settings as object),
+      stage: args.stage.name,
+      buildDir,
+      cacheDir,
+      keepCache,
     };
     fs.writeFileSync(settingsFile, JSON.stringify(full, null, 2) + "\n", { mode: 0o600 });
     return path.relative(process.cwd(), settingsFile) || settingsFile;
   });
-  const driver = `drivers/${args.stage}.ts`;
+  const driver = args.stage.driver;
   return new command.local.Command(
     name,
     {
@@ -107,10 +112,10 @@ export function stageCommand<K extends StageName>(
       environment: {
         JHVM_SETTINGS: settingsRef,
         JHVM_KEY: args.key,
-        JHVM_STAGE: args.stage,
-        JHVM_CACHE_DIR: args.cacheDir,
-        JHVM_BUILD_DIR: path.relative(process.cwd(), args.buildDir) || ".",
-        JHVM_KEEP_CACHE: String(args.keepCache),
+        JHVM_STAGE: args.stage.name,
+        JHVM_CACHE_DIR: cacheDir,
+        JHVM_BUILD_DIR: path.relative(process.cwd(), buildDir) || ".",
+        JHVM_KEEP_CACHE: String(keepCache),
       },
       triggers: [args.key],
       logging: "stderr",
@@ -122,11 +127,40 @@ export function stageCommand<K extends StageName>(
 export type StageOutput = StageResult;
 
 /** The stage's command and its parsed result (the driver's last JSON line). */
-export function runStage<K extends StageName>(
+export function runStage<S>(
   name: string,
-  args: StageCommandArgs<K>,
+  args: StageCommandArgs<S>,
   opts: pulumi.CustomResourceOptions,
 ): { command: command.local.Command; result: pulumi.Output<StageResult> } {
   const cmd = stageCommand(name, args, opts);
   return { command: cmd, result: cmd.stdout.apply(parseResult) };
+}
+
+/**
+ * A build stage's Pulumi component: it runs the stage's command (`<name>-<step>`, its child) and exposes what the
+ * driver reported: the artifact's path, sha256 and size, and the content key. Each stage adds its own outputs and
+ * calls `registerOutputs`.
+ */
+export abstract class StageComponent<S> extends pulumi.ComponentResource {
+  public readonly path: pulumi.Output<string>;
+  public readonly sha256: pulumi.Output<string>;
+  public readonly size: pulumi.Output<number>;
+  /** the key its trigger carries */
+  public readonly key: pulumi.Output<string>;
+  protected readonly result: pulumi.Output<StageResult>;
+
+  constructor(
+    type: string,
+    name: string,
+    step: string,
+    args: StageCommandArgs<S>,
+    opts?: pulumi.ComponentResourceOptions,
+  ) {
+    super(type, name, {}, opts);
+    this.key = pulumi.output(args.key);
+    this.result = runStage(`${name}-${step}`, args, { parent: this }).result;
+    this.path = this.result.apply((r) => r.path);
+    this.sha256 = this.result.apply((r) => r.sha256);
+    this.size = this.result.apply((r) => r.size);
+  }
 }

@@ -1,5 +1,5 @@
 /**
- * The `vagrant-libvirt` runner of the local-vm stage (drivers/local-vm.ts dispatches here): Vagrant with the
+ * The `vagrant-libvirt` runner of the local-vm stage (driver.ts dispatches here): Vagrant with the
  * vagrant-libvirt plugin runs the final image.
  *
  * create (all files in <buildDir>/local-vm/<name>/, mode 0700):
@@ -24,33 +24,17 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { Stage, StageError, StageResult, StageSettingsBase, sha256File, tail } from "./lib";
+import { Stage, StageError, StageResult, StageSettingsBase, sha256File, tail } from "../../stages/driver";
+import type { VmSettings } from "./settings";
 
 /** What this runner uses of a stage: its log and its tool runner. */
 type Runner = Pick<Stage<StageSettingsBase>, "log" | "run" | "logFile">;
 
-/** The local VM's settings, as both runners read them (drivers/local-vm.ts adds the qemu runner's own). */
-export interface VagrantVmSettings {
-  readonly buildDir: string;
-  readonly imagePath: string;
-  readonly imageSha256: string;
-  readonly imageFormat: string;
-  /** #cloud-config for the first boot (NoCloud seed user-data); empty: an empty #cloud-config */
-  readonly userData: string;
-  readonly accelerator: string;
-  /** vagrant-libvirt: a private IP (empty: DHCP on the management network); ignored by qemu */
-  readonly ip?: string;
-  /** vagrant-libvirt: the libvirt connection (default qemu:///system) */
-  readonly libvirtUri?: string;
-  readonly httpPort: number;
-  /** more "HOST:GUEST" forwards on 127.0.0.1 */
-  readonly forwardPorts?: readonly string[];
-  /** host folder mounted at /srv/data in the guest; empty: none */
-  readonly dataDir: string;
-  readonly memoryMb: number;
-  readonly cpus: number;
-  readonly name: string;
-}
+/** The settings this runner reads (settings.ts; the qemu runner's own fields are not used here). */
+export type VagrantVmSettings = Omit<
+  VmSettings,
+  "provider" | "restrictNetwork" | "stopTimeoutSec" | "stage" | "cacheDir" | "keepCache"
+>;
 
 /** The guest account cloud-init creates from the seed's vendor-data: the only login into a local Vagrant VM. */
 export const LOGIN_USER = "jhvm-local";
@@ -108,7 +92,7 @@ export function vagrantfile(
     ...(s.forwardPorts ?? []).map((p) => p.split(":").map(Number) as [number, number]),
   ];
   const lines = [
-    "# Written by jupyterhub-vm (drivers/local-vm-vagrant.ts) for the local VM " +
+    "# Written by jupyterhub-vm (targets/local/vagrant-libvirt.ts) for the local VM " +
       s.name +
       "; `pulumi up` rewrites it.",
     "# From this directory: `vagrant ssh` logs in with this VM's own key; `vagrant status`, `vagrant halt`, ...",
@@ -219,6 +203,21 @@ export async function vagrantTeardown(stage: Runner, dir: string): Promise<void>
 
 function sshKeygen(stage: Runner, file: string, comment: string): Promise<string> {
   return stage.run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file]);
+}
+
+/** True when Vagrant reports this directory's VM as running. */
+export async function vagrantRunning(stage: Runner, dir: string): Promise<boolean> {
+  if (!fs.existsSync(path.join(dir, FILES.vagrantfile))) return false;
+  try {
+    const out = await stage.run(VAGRANT, ["status", "--machine-readable"], {
+      cwd: dir,
+      env: { VAGRANT_CWD: dir },
+      quiet: true,
+    });
+    return out.split("\n").some((l) => l.split(",")[2] === "state" && l.split(",")[3] === "running");
+  } catch {
+    return false;
+  }
 }
 
 /** `vagrant ssh-config` HostName: the address Vagrant reaches the VM on (the DHCP lease, or ip when set). */

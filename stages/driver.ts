@@ -1,10 +1,6 @@
 /**
- * Shared plumbing of the stage drivers (the programs Pulumi's `local.Command` runs for each build stage).
- *
- * Contract between a component and its driver:
- * - The command line is fixed: `node <tsx> drivers/<stage>.ts create|delete`; it never carries values.
- * - `JHVM_SETTINGS` names a JSON file the component wrote for this stage (all arguments, paths included);
- *   `JHVM_KEY` is the stage's content key (the same hash as its trigger).
+ * The generic stage runner, driver side: the plumbing of the processes Pulumi's `local.Command` runs for each stage
+ * (`<stage>/driver.ts` calls `main`). The contract with the component side (runner.ts) is contract.ts; besides it:
  * - The driver logs everything a tool prints to `<buildDir>/logs/<stage>.log`, prints progress lines on stderr and,
  *   on success, exactly one JSON line on stdout: the stage's result. On failure it exits 1 with the log's last lines.
  * - Artifacts live in the content-addressed cache `<cacheDir>/<stage>/<key>/` with a `manifest.json`; an entry
@@ -15,16 +11,9 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { StageResult, parseResult } from "./result";
+import { DriverSettings, StageDef, StageResult, StageSettingsBase, parseResult } from "./contract";
 
-export interface StageSettingsBase {
-  readonly stage: string;
-  readonly buildDir: string;
-  readonly cacheDir: string;
-  readonly keepCache: boolean;
-}
-
-export type { StageResult } from "./result";
+export type { StageResult, StageSettingsBase } from "./contract";
 
 export class StageError extends Error {}
 
@@ -129,6 +118,16 @@ export async function publish(
   return result;
 }
 
+/** True when a process with this pid exists (signal 0 probes without signalling). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Exclusive lock on a cache key, so two stacks building the same key wait for each other. */
 export async function withLock<T>(lockFile: string, fn: () => Promise<T>, timeoutMs = 4 * 3600_000): Promise<T> {
   fs.mkdirSync(path.dirname(lockFile), { recursive: true });
@@ -140,14 +139,7 @@ export async function withLock<T>(lockFile: string, fn: () => Promise<T>, timeou
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
       const pid = Number(fs.readFileSync(lockFile, "utf8").trim());
-      let alive = false;
-      try {
-        process.kill(pid, 0);
-        alive = true;
-      } catch {
-        alive = false;
-      }
-      if (!alive) {
+      if (!pidAlive(pid)) {
         fs.rmSync(lockFile, { force: true });
         continue;
       }
@@ -230,18 +222,32 @@ export function readSettings<S extends StageSettingsBase>(action: string): { set
  * Entry point of a driver: `create` builds (or reuses the cached artifact) and prints the result JSON; `delete`
  * removes what this stage made for the stack, and the cache entry too unless keepCache is set.
  */
-export function main<S extends StageSettingsBase>(handlers: {
-  create: (stage: Stage<S>) => Promise<StageResult>;
-  /** extra clean-up beyond the cache entry (local VMs, boxes) */
-  delete?: (stage: Stage<S>, previous: StageResult | undefined) => Promise<void>;
-  /** false for stages whose result must not be reused from the cache */
-  cacheable?: boolean;
-}): void {
+export function main<T>(
+  def: StageDef<T>,
+  handlers: {
+    /** `previous`: the result of this resource's last run when Pulumi runs create as an update, else undefined */
+    create: (stage: Stage<DriverSettings<T>>, previous: StageResult | undefined) => Promise<StageResult>;
+    /** extra clean-up beyond the cache entry (local VMs, boxes) */
+    delete?: (stage: Stage<DriverSettings<T>>, previous: StageResult | undefined) => Promise<void>;
+    /** false for stages whose result must not be reused from the cache */
+    cacheable?: boolean;
+  },
+): void {
+  type S = DriverSettings<T>;
   const action = process.argv[2];
   const started = Date.now();
   let logFile = "";
+  const previousResult = (): StageResult | undefined => {
+    try {
+      return parseResult(process.env.PULUMI_COMMAND_STDOUT ?? "");
+    } catch {
+      return undefined;
+    }
+  };
   const run = async () => {
     const { settings, key } = readSettings<S>(action ?? "");
+    if (settings.stage !== def.name)
+      throw new StageError(`${def.driver} runs stage ${def.name}, but its settings are for ${settings.stage}`);
     fs.mkdirSync(path.join(settings.buildDir, "logs"), { recursive: true });
     logFile = path.join(settings.buildDir, "logs", `${settings.stage}.log`);
     const log = (m: string) => {
@@ -267,18 +273,12 @@ export function main<S extends StageSettingsBase>(handlers: {
             return hit;
           }
         }
-        return handlers.create(stage);
+        return handlers.create(stage, previousResult());
       });
       log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s: ${result.path}`);
       process.stdout.write(JSON.stringify(result) + "\n");
     } else if (action === "delete") {
-      let previous: StageResult | undefined;
-      try {
-        previous = parseResult(process.env.PULUMI_COMMAND_STDOUT ?? "");
-      } catch {
-        previous = undefined;
-      }
-      if (handlers.delete) await handlers.delete(stage, previous);
+      if (handlers.delete) await handlers.delete(stage, previousResult());
       if (!settings.keepCache) {
         fs.rmSync(cacheEntry(settings, key), { recursive: true, force: true });
         log(`removed cache entry ${cacheEntry(settings, key)}`);

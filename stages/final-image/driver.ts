@@ -1,5 +1,5 @@
 /**
- * Driver of the FinalImage stage (components/final-image.ts):
+ * Driver of the FinalImage stage (component.ts):
  * 1. `packer build packer/final`: boots the base box, runs ansible/playbook.yml over SSH as the build user
  *    (content roles, then sysprep, which removes that user in a detached last step and powers off);
  * 2. exports the disk with `qemu-img convert` (compressed qcow2 by default, raw or streamOptimized vmdk);
@@ -11,13 +11,14 @@ import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
 
-import { StageError, main, publish, workDir } from "./lib";
-import type { DriverSettings } from "./settings";
-import { CREDENTIALS_FILE, PACKER_DIR, byHand, hcl, packerBinary, writeVarFile } from "./packer";
+import { StageError, main, publish, workDir } from "../driver";
+import type { DriverSettings } from "../contract";
+import { FINAL_IMAGE, FinalImageSettings } from "./settings";
+import { CREDENTIALS_FILE, PACKER_DIR, byHand, hcl, packerBinary, writeVarFile } from "../packer";
 
-type Settings = DriverSettings<"final-image">;
+type Settings = DriverSettings<FinalImageSettings>;
 
-const REPO = path.resolve(__dirname, "..");
+const REPO = path.resolve(__dirname, "..", "..");
 export const HYGIENE_CHECK = path.join(REPO, "tools", "image-hygiene-check");
 
 /** qemu-img arguments for the export. */
@@ -37,7 +38,7 @@ export function exportArgs(
   return [...args, src, dst];
 }
 
-main<Settings>({
+main(FINAL_IMAGE, {
   async create(stage) {
     const s = stage.settings;
     if (s.baseFormat !== "qcow2")
@@ -60,7 +61,7 @@ main<Settings>({
     const varsFile = path.join(dir, "ansible-vars.yml");
     fs.writeFileSync(
       varsFile,
-      "# generated from the stack config by drivers/final-image.ts\n" +
+      "# generated from the stack config by stages/final-image/driver.ts\n" +
         yaml.dump({ ...s.ansibleVars, build_username: creds.username, sysprep_poweroff: true }),
     );
     const out = path.join(dir, "out");
@@ -70,7 +71,7 @@ main<Settings>({
       PACKER_CACHE_DIR: path.join(s.cacheDir, "packer_cache"),
     };
     const packerVars = path.join(dir, "build.pkrvars.hcl");
-    writeVarFile(packerVars, "drivers/final-image.ts", {
+    writeVarFile(packerVars, "stages/final-image/driver.ts", {
       base_image: s.basePath,
       base_checksum: `sha256:${s.baseSha256}`,
       build_username: creds.username,

@@ -1,5 +1,5 @@
 /**
- * Driver of the IsoImage stage (components/iso-image.ts): a verified ISO.
+ * Driver of the IsoImage stage (component.ts): a verified ISO.
  * 1. The checksum is the pinned one, or read from the release's SHA256SUMS by the ISO's file name.
  * 2. A local copy (`localPath`) whose sha256 matches is used as it is.
  * 3. Otherwise the ISO is downloaded with curl (proxies from the environment; an interrupted download resumes) into
@@ -7,16 +7,14 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { StageError, main, publish, sha256File, workDir } from "./lib";
-import type { DriverSettings } from "./settings";
-
-type Settings = DriverSettings<"iso-image">;
+import { StageError, main, publish, sha256File, workDir } from "../driver";
+import { ISO_IMAGE } from "./settings";
 
 function fileOfUrl(url: string): string {
   return decodeURIComponent(new URL(url).pathname.split("/").pop() || "image.iso");
 }
 
-main<Settings>({
+main(ISO_IMAGE, {
   async create(stage) {
     const s = stage.settings;
     let expected = s.sha256;

@@ -1,5 +1,5 @@
 /**
- * Driver of the BaseBox stage (components/base-box.ts): `packer build` of packer/ for one OS and builder.
+ * Driver of the BaseBox stage (component.ts): `packer build` of packer/ for one OS and builder.
  *
  * Build credentials: a user name and a random password are generated here for each build; the password and its
  * SHA-512 crypt hash reach Packer only through a 0600 variable file (never a command line, never the log). The
@@ -9,8 +9,8 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { StageError, main, publish, workDir } from "./lib";
-import type { DriverSettings } from "./settings";
+import { StageError, main, publish, workDir } from "../driver";
+import { BASE_BOX } from "./settings";
 import {
   BUILD_USER,
   CREDENTIALS_FILE,
@@ -20,11 +20,9 @@ import {
   packerBinary,
   sha512Crypt,
   writeVarFile,
-} from "./packer";
+} from "../packer";
 
-type Settings = DriverSettings<"base-box">;
-
-main<Settings>({
+main(BASE_BOX, {
   async create(stage) {
     const s = stage.settings;
     const dir = workDir(s, stage.key);
@@ -46,7 +44,7 @@ main<Settings>({
     const vmName = `base-${s.os.replace(/[^a-z0-9-]/g, "-")}`;
     const out = path.join(dir, "out");
     const varsFile = path.join(dir, "build.pkrvars.hcl");
-    writeVarFile(varsFile, "drivers/base-box.ts", {
+    writeVarFile(varsFile, "stages/base-box/driver.ts", {
       iso_path: s.isoPath,
       iso_checksum: `sha256:${s.isoSha256}`,
       disk_size: s.imageVars.diskSizeGb * 1024,

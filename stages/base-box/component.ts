@@ -1,27 +1,26 @@
 /**
  * Stage 2: the base box. Packer installs the OS from the verified ISO with the chosen builder and the OS variable
- * file `packer/os/<os>.pkrvars.hcl` (driver: drivers/base-box.ts). The trigger covers exactly what shapes the
+ * file `packer/os/<os>.pkrvars.hcl` (driver: driver.ts). The trigger covers exactly what shapes the
  * artifact: the Packer templates, the OS variable file and install seed files, the build variables that end up in
  * the image, and the ISO's checksum. Memory, CPUs, accelerator and headless only change how fast it builds.
  */
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { Builder, OsName } from "../config/schema";
-import type { BaseBoxImageVars, RunVars } from "../drivers/settings";
-import { REPO_ROOT, contentHash, hashPaths, runStage } from "./stage";
+import { Builder, OsName } from "../../config/schema";
+import type { RunVars } from "../contract";
+import { BASE_BOX, BaseBoxImageVars, BaseBoxSettings } from "./settings";
+import { REPO_ROOT, StageComponent, StageDirs, contentHash, hashPaths } from "../runner";
 
-export type { BaseBoxImageVars, RunVars as BaseBoxRunVars } from "../drivers/settings";
+export type { BaseBoxImageVars } from "./settings";
+export type { RunVars as BaseBoxRunVars } from "../contract";
 
-export interface BaseBoxArgs {
+export interface BaseBoxArgs extends StageDirs {
   readonly os: OsName;
   readonly builder: Builder;
   readonly iso: { readonly path: pulumi.Input<string>; readonly sha256: pulumi.Input<string> };
   readonly imageVars: BaseBoxImageVars;
   readonly runVars: RunVars;
-  readonly buildDir: string;
-  readonly cacheDir: string;
-  readonly keepCache: boolean;
 }
 
 /** Files whose content shapes the base box, relative to the repository root. */
@@ -45,21 +44,18 @@ export function baseBoxKey(args: Pick<BaseBoxArgs, "os" | "builder" | "imageVars
   });
 }
 
-export class BaseBox extends pulumi.ComponentResource {
-  /** qcow2 (qemu) or .box (virtualbox) */
-  public readonly artifactPath: pulumi.Output<string>;
-  public readonly sha256: pulumi.Output<string>;
+export class BaseBox extends StageComponent<BaseBoxSettings> {
+  /** qcow2 (qemu) or box (virtualbox); `path` is the qcow2 or the .box */
   public readonly format: pulumi.Output<string>;
-  public readonly key: pulumi.Output<string>;
 
   constructor(name: string, args: BaseBoxArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("jupyterhub-vm:build:BaseBox", name, {}, opts);
-    this.key = pulumi.output(args.iso.sha256).apply((sha) => baseBoxKey(args, sha));
-    const { result } = runStage(
-      `${name}-packer`,
+    super(
+      "jupyterhub-vm:build:BaseBox",
+      name,
+      "packer",
       {
-        stage: "base-box",
-        key: this.key,
+        stage: BASE_BOX,
+        key: pulumi.output(args.iso.sha256).apply((sha) => baseBoxKey(args, sha)),
         settings: pulumi.all([args.iso.path, args.iso.sha256]).apply(([isoPath, isoSha256]) => ({
           os: args.os,
           builder: args.builder,
@@ -68,15 +64,11 @@ export class BaseBox extends pulumi.ComponentResource {
           imageVars: args.imageVars,
           runVars: args.runVars,
         })),
-        buildDir: args.buildDir,
-        cacheDir: args.cacheDir,
-        keepCache: args.keepCache,
+        dirs: args,
       },
-      { parent: this },
+      opts,
     );
-    this.artifactPath = result.apply((r) => r.path);
-    this.sha256 = result.apply((r) => r.sha256);
-    this.format = result.apply((r) => String(r.format ?? (args.builder === "qemu" ? "qcow2" : "box")));
-    this.registerOutputs({ artifactPath: this.artifactPath, sha256: this.sha256, format: this.format });
+    this.format = this.result.apply((r) => String(r.format ?? (args.builder === "qemu" ? "qcow2" : "box")));
+    this.registerOutputs({ path: this.path, sha256: this.sha256, format: this.format });
   }
 }

@@ -2,7 +2,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { StageError } from "./lib";
+import { StageError } from "./driver";
 
 export const PACKER_DIR = path.resolve(__dirname, "..", "packer");
 export const BUILD_USER = "builder";

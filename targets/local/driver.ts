@@ -1,0 +1,97 @@
+/**
+ * Driver of the local VM (local-vm.ts runs it): the final image as a VM on this machine, in
+ * <buildDir>/local-vm/<name>/, with one of two runners (`provider`): qemu.ts or vagrant-libvirt.ts.
+ *
+ * create: a VM directory left over by a failed create or a lost state is stopped and removed first (either runner's
+ *  leftovers); the host ports must be free; then the runner starts the VM. Not cached: a create starts a VM, except
+ *  when Pulumi runs create as an update (the command line or its environment changed, e.g. the driver moved) and the
+ *  VM this resource made still runs from exactly these settings: then it is kept as it is (its disk holds the hub's
+ *  state) and its result is reported again. Any setting that changes the VM is in the trigger, which replaces it.
+ * delete: either runner's VM (a provider change leaves the other runner's), then the VM directory. Idempotent: a VM
+ *  that is already gone, or a second delete, succeeds.
+ */
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { Stage, StageError, StageResult, main } from "../../stages/driver";
+import { checkPortFree, isVmDir, makeSeed, qemuCreate, removeVmDir, stopVm, validate, vmDirOf, vmPids } from "./qemu";
+import { LOCAL_VM, VmSettings } from "./settings";
+import { vagrantCreate, vagrantRunning, vagrantTeardown } from "./vagrant-libvirt";
+
+/** The file in the VM directory that records what the VM was made from. */
+const MADE_FROM = "made-from.sha256";
+
+/** Hash of every setting the VM is made from (not where the stage's files live). */
+export function madeFrom(s: VmSettings): string {
+  const { stage: _stage, buildDir: _b, cacheDir: _c, keepCache: _k, ...vm } = s;
+  const sorted = Object.fromEntries(Object.entries(vm).sort(([a], [b]) => a.localeCompare(b)));
+  return crypto.createHash("sha256").update(JSON.stringify(sorted)).digest("hex");
+}
+
+/** The VM `previous` names, when it is this VM, made from these settings, and running. */
+async function runningAsBefore(
+  stage: Stage<VmSettings>,
+  previous: StageResult | undefined,
+): Promise<StageResult | undefined> {
+  const s = stage.settings;
+  if (!previous?.path) return undefined;
+  const dir = path.dirname(path.resolve(previous.path));
+  if (dir !== vmDirOf(s.buildDir, s.name) || previous.provider !== s.provider) return undefined;
+  let recorded = "";
+  try {
+    recorded = fs.readFileSync(path.join(dir, MADE_FROM), "utf8").trim();
+  } catch {
+    return undefined;
+  }
+  if (recorded !== madeFrom(s)) return undefined;
+  const running = s.provider === "qemu" ? vmPids(dir).length > 0 : await vagrantRunning(stage, dir);
+  return running ? previous : undefined;
+}
+
+main(LOCAL_VM, {
+  cacheable: false,
+  async create(stage, previous) {
+    const s = stage.settings;
+    validate(s);
+    const kept = await runningAsBefore(stage, previous);
+    if (kept) {
+      stage.log(`VM ${s.name} already runs from these settings (${path.dirname(kept.path)}): kept`);
+      return kept;
+    }
+    const dir = vmDirOf(s.buildDir, s.name);
+    if (fs.existsSync(dir)) {
+      // left over by a failed create or a lost stack state: the VM is re-created from the image
+      stage.log(`${dir} exists (left over): stopping its VM and replacing it`);
+      await stopVm(stage, dir, 10);
+      await vagrantTeardown(stage, dir);
+      removeVmDir(stage, dir);
+    }
+    for (const p of [s.httpPort, ...(s.forwardPorts ?? []).map((f) => Number(f.split(":")[0]))]) await checkPortFree(p);
+    const result =
+      s.provider === "vagrant-libvirt"
+        ? await vagrantCreate(stage, s, dir, (vendor) => makeSeed(stage, dir, vendor))
+        : await qemuCreate(stage, dir);
+    fs.writeFileSync(path.join(dir, MADE_FROM), madeFrom(s) + "\n");
+    return result;
+  },
+  async delete(stage, previous) {
+    const s = stage.settings;
+    // The previous result names the VM this resource made. It comes first: on a replacement (deleteBeforeReplace)
+    // the settings file already holds the new settings, possibly a new name. Without either (nothing was created),
+    // the settings' name.
+    const dir = previous?.path
+      ? path.dirname(path.resolve(previous.path))
+      : s.name
+        ? vmDirOf(s.buildDir, s.name)
+        : undefined;
+    if (!dir) {
+      stage.log("no VM recorded: nothing to stop");
+      return;
+    }
+    if (!isVmDir(dir)) throw new StageError(`refusing to touch ${dir}: not a <buildDir>/local-vm/<name> directory`);
+    // either runner's leftovers: a VM made by the other runner (a provider change) is removed too
+    await vagrantTeardown(stage, dir);
+    await stopVm(stage, dir, s.stopTimeoutSec ?? 60);
+    removeVmDir(stage, dir);
+  },
+});

@@ -1,0 +1,34 @@
+/** The local VM's settings: what local-vm.ts writes and driver.ts (with its runners) reads (see stages/contract.ts). */
+import { DriverSettings, stageDef } from "../../stages/contract";
+
+export interface LocalVmSettings {
+  /** the runner: qemu.ts or vagrant-libvirt.ts */
+  readonly provider: "qemu" | "vagrant-libvirt";
+  readonly imagePath: string;
+  readonly imageSha256: string;
+  readonly imageFormat: string;
+  /** #cloud-config for the first boot (NoCloud seed user-data); empty: an empty #cloud-config */
+  readonly userData: string;
+  readonly accelerator: string;
+  /** vagrant-libvirt: a private IP (empty: DHCP on the management network); ignored by qemu */
+  readonly ip?: string;
+  /** vagrant-libvirt: the libvirt connection (default qemu:///system) */
+  readonly libvirtUri?: string;
+  readonly httpPort: number;
+  /** more "HOST:GUEST" forwards on 127.0.0.1 */
+  readonly forwardPorts?: readonly string[];
+  /** host folder mounted at /srv/data in the guest; empty: none */
+  readonly dataDir: string;
+  readonly memoryMb: number;
+  readonly cpus: number;
+  readonly name: string;
+  /** qemu: isolate the guest (QEMU `restrict=on`): no traffic from the guest to the host or beyond; forwards work */
+  readonly restrictNetwork?: boolean;
+  /** qemu: seconds delete waits for the guest to power off before SIGTERM (default 60) */
+  readonly stopTimeoutSec?: number;
+}
+
+/** What the runners read: the settings plus the stage's buildDir (the VM directory is <buildDir>/local-vm/<name>). */
+export type VmSettings = DriverSettings<LocalVmSettings>;
+
+export const LOCAL_VM = stageDef<LocalVmSettings>("local-vm", "targets/local/driver.ts");
