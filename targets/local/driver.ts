@@ -14,7 +14,18 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { Stage, StageError, StageResult, main } from "../../stages/driver";
-import { checkPortFree, isVmDir, makeSeed, qemuCreate, removeVmDir, stopVm, validate, vmDirOf, vmPids } from "./qemu";
+import {
+  checkPortFree,
+  isVmDir,
+  makeSeed,
+  qemuCreate,
+  qemuRunsAs,
+  removeVmDir,
+  stopVm,
+  validate,
+  vmDirOf,
+  vmPids,
+} from "./qemu";
 import { LOCAL_VM, VmSettings } from "./settings";
 import { vagrantCreate, vagrantRunning, vagrantTeardown } from "./vagrant-libvirt";
 
@@ -37,15 +48,18 @@ async function runningAsBefore(
   if (!previous?.path) return undefined;
   const dir = path.dirname(path.resolve(previous.path));
   if (dir !== vmDirOf(s.buildDir, s.name) || previous.provider !== s.provider) return undefined;
+  const running = s.provider === "qemu" ? vmPids(dir).length > 0 : await vagrantRunning(stage, dir);
+  if (!running) return undefined;
   let recorded = "";
   try {
     recorded = fs.readFileSync(path.join(dir, MADE_FROM), "utf8").trim();
   } catch {
-    return undefined;
+    // made by an older version, which kept no record: a qemu VM is compared with what it runs from
+    if (s.provider !== "qemu" || !(await qemuRunsAs(stage, dir))) return undefined;
+    fs.writeFileSync(path.join(dir, MADE_FROM), madeFrom(s) + "\n");
+    return previous;
   }
-  if (recorded !== madeFrom(s)) return undefined;
-  const running = s.provider === "qemu" ? vmPids(dir).length > 0 : await vagrantRunning(stage, dir);
-  return running ? previous : undefined;
+  return recorded === madeFrom(s) ? previous : undefined;
 }
 
 main(LOCAL_VM, {
@@ -60,8 +74,11 @@ main(LOCAL_VM, {
     }
     const dir = vmDirOf(s.buildDir, s.name);
     if (fs.existsSync(dir)) {
-      // left over by a failed create or a lost stack state: the VM is re-created from the image
-      stage.log(`${dir} exists (left over): stopping its VM and replacing it`);
+      // this resource's VM made from other settings, or left over by a failed create or a lost stack state: the VM
+      // is re-created from the image
+      stage.log(
+        `${dir} exists (${previous ? "made from other settings" : "left over"}): stopping its VM and replacing it`,
+      );
       await stopVm(stage, dir, 10);
       await vagrantTeardown(stage, dir);
       removeVmDir(stage, dir);

@@ -355,3 +355,27 @@ export async function qemuCreate(stage: Stage<VmSettings>, dir: string): Promise
     pid,
   };
 }
+
+/**
+ * For a VM made before its directory recorded what it was made from (older versions): true when its running QEMU
+ * uses `s.accelerator` and its seed carries exactly `s.userData` (the only VM settings outside the content key).
+ */
+export async function qemuRunsAs(stage: Stage<VmSettings>, dir: string): Promise<boolean> {
+  const s = stage.settings;
+  const argv = vmPids(dir).map(cmdline)[0];
+  if (!argv || argv[argv.indexOf("-accel") + 1] !== s.accelerator) return false;
+  const seed = path.join(dir, FILES.seed);
+  if (!fs.existsSync(seed)) return !s.userData;
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), "jhvm-seed-"));
+  try {
+    await stage.run("xorriso", ["-osirrox", "on", "-indev", seed, "-extract", "/user-data", path.join(out, "ud")], {
+      quiet: true,
+    });
+    const userData = s.userData || "#cloud-config\n";
+    return fs.readFileSync(path.join(out, "ud"), "utf8") === (userData.endsWith("\n") ? userData : userData + "\n");
+  } catch {
+    return false;
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+}

@@ -8,7 +8,8 @@
 //    the shared folder's file (so the seed and the share reach the guest); the user-data is not in the stage log;
 //  - a second VM on the same port is refused, naming the port, and leaves nothing behind;
 //  - create run as an update (the previous result in PULUMI_COMMAND_STDOUT, as Pulumi runs it when only the
-//    command line changed) keeps the VM running from the same settings; with a changed setting it replaces it;
+//    command line changed) keeps the VM running from the same settings (also one made by an older version, which
+//    kept no record of them); with changed user-data or a changed setting it replaces it;
 //  - delete (as on a replacement: the settings file already names another VM, the previous result names ours):
 //    no QEMU left, VM dir gone; the image's sha256 is unchanged; delete again (and delete without the settings
 //    file, as `pulumi destroy` from a fresh clone) succeed.
@@ -234,29 +235,8 @@ describe("targets/local/driver.ts: the final image as a local QEMU VM", () => {
     expect(fs.existsSync(path.join(tmp, "build", "local-vm", "jhvm-test-vm2"))).toBe(false);
   });
 
-  test("create run as an update keeps the VM that runs from the same settings; changed settings replace it", async () => {
-    // Pulumi runs create as an update when only the command line or its environment changed (a moved driver):
-    // PULUMI_COMMAND_STDOUT then holds the previous result
-    const pid = Number(createResult.pid);
-    const previous = { PULUMI_COMMAND_STDOUT: JSON.stringify(createResult) + "\n" };
-    const same = driver("create", settingsFile, previous);
-    expect(same.code).toBe(0);
-    expect(JSON.parse(same.stdout.trim().split("\n").pop() as string)).toEqual(createResult);
-    expect(same.stderr).toContain("already runs from these settings");
-    expect(path.basename(cmdline(pid)[0] ?? "")).toMatch(/^qemu-system-x86_64/); // the same QEMU, still running
-    expect(await httpGet(`http://127.0.0.1:${port}/`)).toEqual({ status: 200, body: "jhvm-test-web ok\n" });
-
-    // a setting that shapes the VM changed: the old VM stops and a new one starts from the image
-    const changedFile = path.join(tmp, "local-vm-changed.json");
-    fs.writeFileSync(changedFile, JSON.stringify({ ...settings, memoryMb: 640 }), { mode: 0o600 });
-    const changed = driver("create", changedFile, previous);
-    expect(changed.code).toBe(0);
-    expect(changed.stderr).not.toContain("already runs from these settings");
-    const next = JSON.parse(changed.stdout.trim().split("\n").pop() as string) as Record<string, unknown>;
-    expect(next.pid).not.toBe(pid);
-    expect(cmdline(pid)).toEqual([]);
-    expect(cmdline(Number(next.pid)).join(" ")).toContain("-m 640");
-    createResult = next;
+  /** Waits for the test page through the forward (a replaced VM boots from the image again). */
+  const waitForGuest = async () => {
     const t0 = Date.now();
     let last: Awaited<ReturnType<typeof httpGet>> = "";
     while ((Date.now() - t0) / 1000 < BOOT_TIMEOUT_S) {
@@ -264,7 +244,61 @@ describe("targets/local/driver.ts: the final image as a local QEMU VM", () => {
       if (typeof last !== "string" && last.status === 200) break;
       await new Promise((r) => setTimeout(r, 3000));
     }
-    expect(last).toEqual({ status: 200, body: "jhvm-test-web ok\n" });
+    return last;
+  };
+  const lastResult = (stdout: string) =>
+    JSON.parse(stdout.trim().split("\n").pop() as string) as Record<string, unknown>;
+
+  test("create run as an update keeps the VM that runs from the same settings; changed settings replace it", async () => {
+    // Pulumi runs create as an update when only the command line or its environment changed (a moved driver):
+    // PULUMI_COMMAND_STDOUT then holds the previous result
+    const pid = Number(createResult.pid);
+    const previous = () => ({ PULUMI_COMMAND_STDOUT: JSON.stringify(createResult) + "\n" });
+    const same = driver("create", settingsFile, previous());
+    expect(same.code).toBe(0);
+    expect(lastResult(same.stdout)).toEqual(createResult);
+    expect(same.stderr).toContain("already runs from these settings");
+    expect(path.basename(cmdline(pid)[0] ?? "")).toMatch(/^qemu-system-x86_64/); // the same QEMU, still running
+    expect(await httpGet(`http://127.0.0.1:${port}/`)).toEqual({ status: 200, body: "jhvm-test-web ok\n" });
+
+    // a VM made by an older version (no record of its settings): compared with what it runs from, kept, recorded
+    const record = path.join(vmDir, "made-from.sha256");
+    const recorded = fs.readFileSync(record, "utf8");
+    fs.rmSync(record);
+    const legacy = driver("create", settingsFile, previous());
+    expect(legacy.code).toBe(0);
+    expect(legacy.stderr).toContain("already runs from these settings");
+    expect(cmdline(pid).length).toBeGreaterThan(0);
+    expect(fs.readFileSync(record, "utf8")).toBe(recorded);
+
+    // the same older VM, but the user-data changed: replaced
+    fs.rmSync(record);
+    const newUserData = userData + "# changed\n";
+    const udFile = path.join(tmp, "local-vm-userdata.json");
+    fs.writeFileSync(udFile, JSON.stringify({ ...settings, userData: newUserData }), { mode: 0o600 });
+    const ud = driver("create", udFile, previous());
+    expect(ud.code).toBe(0);
+    expect(ud.stderr).not.toContain("already runs from these settings");
+    createResult = lastResult(ud.stdout);
+    expect(createResult.pid).not.toBe(pid);
+    expect(cmdline(pid)).toEqual([]);
+    expect(await waitForGuest()).toEqual({ status: 200, body: "jhvm-test-web ok\n" });
+    expect(await httpGet(`http://127.0.0.1:${port}/seed/user-data`)).toEqual({ status: 200, body: newUserData });
+
+    // a setting that shapes the VM changed (recorded VM): the old VM stops and a new one starts from the image
+    const pid2 = Number(createResult.pid);
+    const changedFile = path.join(tmp, "local-vm-changed.json");
+    fs.writeFileSync(changedFile, JSON.stringify({ ...settings, userData: newUserData, memoryMb: 640 }), {
+      mode: 0o600,
+    });
+    const changed = driver("create", changedFile, previous());
+    expect(changed.code).toBe(0);
+    expect(changed.stderr).not.toContain("already runs from these settings");
+    createResult = lastResult(changed.stdout);
+    expect(createResult.pid).not.toBe(pid2);
+    expect(cmdline(pid2)).toEqual([]);
+    expect(cmdline(Number(createResult.pid)).join(" ")).toContain("-m 640");
+    expect(await waitForGuest()).toEqual({ status: 200, body: "jhvm-test-web ok\n" });
   });
 
   test("delete stops the VM and removes its directory; the image is untouched; delete is idempotent", () => {
