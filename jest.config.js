@@ -18,7 +18,7 @@ module.exports = {
       displayName: "tools",
       testEnvironment: "node",
       transform: tsJest,
-      testMatch: ["<rootDir>/tests/{packer,ansible,cloud-init,images,provider}/**/*.test.ts"],
+      testMatch: ["<rootDir>/tests/{packer,ansible,cloud-init,images,provider,hub}/**/*.test.ts"],
     },
     { displayName: "e2e", testEnvironment: "node", transform: tsJest, testMatch: ["<rootDir>/tests/e2e/**/*.test.ts"] },
   ],

@@ -1,17 +1,21 @@
 #!/bin/bash
 # First boot of a jupyterhub-vm server (run once by cloud-init's runcmd as root).
 # Settings come from /etc/jupyterhub-vm/first-boot.env (mode 0600), written by cloud-init from the stack config.
-# Every failure is written to /etc/motd.d/90-jupyterhub-vm so an admin logging in sees it.
+# Every failure is written to /etc/motd.d/90-jupyterhub-vm so an admin logging in sees it, and to the console with
+# the log's last lines (the console is what `pulumi up` shows when the hub never answers, and what a cloud's
+# console log holds): the log holds no secret (the password hash is only in the 0600 env file and the hub's store).
 set -uo pipefail
 ENV_FILE=/etc/jupyterhub-vm/first-boot.env
 LOG=/var/log/jupyterhub-vm-first-boot.log
 MOTD=/etc/motd.d/90-jupyterhub-vm
 exec >>"$LOG" 2>&1
-echo "== first boot $(date -Is)"
+say() { printf 'jupyterhub-vm first boot: %s\n' "$*" | tee -a /dev/console; }
+say "started $(date -Is)"
 mkdir -p /etc/motd.d
 fail() {
-  echo "FAILED: $*"
+  say "FAILED: $*"
   printf 'jupyterhub-vm first boot FAILED: %s\nSee %s\n' "$*" "$LOG" >"$MOTD"
+  { echo "--- last lines of $LOG:"; tail -n 20 "$LOG"; } >/dev/console 2>/dev/null || true
   exit 1
 }
 # shellcheck disable=SC1090
@@ -41,12 +45,31 @@ with dbm.open("/opt/tljh/state/passwords.dbm", "c", 0o600) as db:
 PY
     ;;
   pam)
-    id "$ADMIN_USER" >/dev/null 2>&1 || useradd -m -s /bin/bash "jupyter-$ADMIN_USER" || true
-    printf '%s:%s\n' "jupyter-$ADMIN_USER" "$ADMIN_PASSWORD_HASH" | chpasswd -e || fail "cannot set the admin password (pam)"
+    # PAM checks the hub user name itself against the system's accounts (TLJH then runs the user's server as
+    # jupyter-<name>): the admin gets a system account with the password, and no login shell
+    id "$ADMIN_USER" >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin "$ADMIN_USER" || fail "cannot create the admin's system account (pam)"
+    printf '%s:%s\n' "$ADMIN_USER" "$ADMIN_PASSWORD_HASH" | chpasswd -e || fail "cannot set the admin password (pam)"
     ;;
   native)
-    # NativeAuthenticator keeps users in the hub database, created when the hub starts: seed it after the reload.
-    NATIVE_SEED=1
+    # NativeAuthenticator keeps users in the hub's database: seed it before the hub first starts, with JupyterHub's
+    # own schema (current version, so the unit's --upgrade-db has nothing to do) and NativeAuthenticator's own model,
+    # so nobody can sign up as the admin in between
+    "$HUB_PY" - "$ADMIN_USER" "$ADMIN_PASSWORD_HASH" <<'PY' || fail "cannot set the admin password (native)"
+import sys
+from jupyterhub import orm
+from nativeauthenticator.orm import Base, UserInfo
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
+user, hashed = sys.argv[1], sys.argv[2]
+url = "sqlite:////opt/tljh/state/jupyterhub.sqlite"
+orm.new_session_factory(url)
+engine = create_engine(url)
+Base.metadata.create_all(engine)
+db = sessionmaker(bind=engine)()
+db.query(UserInfo).filter_by(username=user).delete()
+db.add(UserInfo(username=user, password=hashed.encode(), is_authorized=True))
+db.commit()
+PY
     ;;
   tmp) ;;
 esac
@@ -59,25 +82,10 @@ if [ -n "${DNS_NAME:-}" ] && [ -n "${LETSENCRYPT_EMAIL:-}" ]; then
 fi
 
 "$TLJH_CONFIG" reload proxy || fail "tljh-config reload proxy"
+# the image does not start the hub at boot (nobody may reach it before the admin's password is set): start it now,
+# and from now on at every boot
 "$TLJH_CONFIG" reload hub || fail "tljh-config reload hub"
-
-if [ "${NATIVE_SEED:-0}" = 1 ]; then
-  "$HUB_PY" - "$ADMIN_USER" "$ADMIN_PASSWORD_HASH" <<'PY' || fail "cannot set the admin password (native)"
-import sqlite3, sys, time
-user, hashed = sys.argv[1], sys.argv[2]
-for _ in range(60):
-    try:
-        db = sqlite3.connect("/opt/tljh/state/jupyterhub.sqlite")
-        db.execute("INSERT OR REPLACE INTO users_info (username, password, is_authorized) VALUES (?, ?, 1)",
-                   (user, hashed.encode()))
-        db.commit()
-        break
-    except sqlite3.OperationalError:
-        time.sleep(2)
-else:
-    sys.exit(1)
-PY
-fi
+systemctl enable jupyterhub.service || fail "cannot enable jupyterhub.service"
 
 # 5. Ready: the hub answers.
 for _ in $(seq 1 60); do
@@ -86,4 +94,4 @@ for _ in $(seq 1 60); do
 done
 curl -fsS -o /dev/null "http://127.0.0.1${BASE_URL%/}/hub/api" || fail "the hub does not answer on ${BASE_URL%/}/hub/api"
 rm -f "$MOTD"
-echo "== first boot done $(date -Is)"
+say "done $(date -Is): the hub answers on ${BASE_URL%/}/hub/api"

@@ -373,11 +373,11 @@ const KEYS = [
   {
     section: "hub",
     name: "cpuLimit",
-    type: { kind: "number", min: 0.1, max: 64 },
+    type: { kind: "int", min: 1, max: 64 },
     default: 1,
-    doc: "CPU limit per user server (cores).",
+    doc: "CPU limit per user server, in whole cores (TLJH 2.0.0's config.yaml schema takes an integer: `tljh-config` refuses a config with 0.5).",
     onChange: "rebuild final image",
-    badExample: -1,
+    badExample: 0.5,
   },
   {
     section: "hub",
@@ -781,6 +781,24 @@ const KEYS = [
     doc: "vCPUs of the local VM.",
     onChange: "replace local VM",
     badExample: 100,
+  },
+  {
+    section: "local",
+    name: "waitForHub",
+    type: { kind: "bool" },
+    default: true,
+    doc: "Make `pulumi up` wait until the hub answers on `<hubUrl>hub/api`; on timeout it fails with the VM's console tail (and stops that VM).",
+    onChange: "none",
+    badExample: "sure",
+  },
+  {
+    section: "local",
+    name: "readyTimeoutSeconds",
+    type: { kind: "int", min: 30, max: 7200 },
+    default: 900,
+    doc: "How long `pulumi up` waits for the local VM's hub (first boot under TCG takes minutes).",
+    onChange: "none",
+    badExample: 1,
   },
 ] as const satisfies readonly KeySpec[];
 

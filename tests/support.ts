@@ -3,6 +3,7 @@
  * test (the test OpenStack, the private libvirt, the stand-in `command` provider) lives in ../testbed/.
  */
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import type { DriverSettings } from "../stages/contract";
@@ -14,6 +15,18 @@ export const REPO = path.resolve(__dirname, "..");
 /** A fresh scratch directory under `base` (default: the system's temp dir). */
 export function tempDir(prefix = "jhvm-test-", base = os.tmpdir()): string {
   return fs.mkdtempSync(path.join(base, prefix));
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on right now (for a test VM's forward). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 /**

@@ -18,7 +18,10 @@ export function contentVars(content: string, projectDir: string): Record<string,
 }
 
 /** The variables the Ansible playbook receives (ansible/README.md documents each). */
-export function ansibleVars(cfg: StackConfig, projectDir: string = process.cwd()): Record<string, unknown> {
+export function ansibleVars(
+  cfg: Pick<StackConfig, "image" | "hub">,
+  projectDir: string = process.cwd(),
+): Record<string, unknown> {
   const { image, hub } = cfg;
   return {
     system_locale: image.locale,

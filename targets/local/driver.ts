@@ -13,7 +13,7 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { Stage, StageError, StageResult, main } from "../../stages/driver";
+import { Stage, StageError, StageResult, main, tail } from "../../stages/driver";
 import {
   checkPortFree,
   isVmDir,
@@ -26,7 +26,7 @@ import {
   vmDirOf,
   vmPids,
 } from "./qemu";
-import { LOCAL_VM, VmSettings } from "./settings";
+import { CONSOLE_LOG, LOCAL_VM, VmSettings } from "./settings";
 import { vagrantCreate, vagrantRunning, vagrantTeardown } from "./vagrant-libvirt";
 
 /** The file in the VM directory that records what the VM was made from. */
@@ -34,7 +34,8 @@ const MADE_FROM = "made-from.sha256";
 
 /** Hash of every setting the VM is made from (not where the stage's files live). */
 export function madeFrom(s: VmSettings): string {
-  const { stage: _stage, buildDir: _b, cacheDir: _c, keepCache: _k, ...vm } = s;
+  // not what the VM is made from: where the stage's files live, and how long create waits for the hub
+  const { stage: _st, buildDir: _b, cacheDir: _c, keepCache: _k, waitForHub: _w, readyTimeoutSec: _t, ...vm } = s;
   const sorted = Object.fromEntries(Object.entries(vm).sort(([a], [b]) => a.localeCompare(b)));
   return crypto.createHash("sha256").update(JSON.stringify(sorted)).digest("hex");
 }
@@ -62,6 +63,56 @@ async function runningAsBefore(
   return recorded === madeFrom(s) ? previous : undefined;
 }
 
+/** GET <hubUrl>hub/api: "" when it answers 200, else why not. */
+async function probeHub(url: string): Promise<string> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(10_000), redirect: "manual" });
+    return res.status === 200 ? "" : `HTTP ${res.status}`;
+  } catch (e) {
+    const cause = (e as Error & { cause?: Error }).cause;
+    return cause?.message ?? (e as Error).message;
+  }
+}
+
+/**
+ * Waits until the VM's hub answers on <hubUrl>hub/api, within readyTimeoutSec. On timeout: the console is kept as
+ * <buildDir>/logs/local-vm-console.log, a VM this create started is stopped and removed (a failed create leaves
+ * nothing behind), and the error names that file and shows its last lines.
+ */
+async function waitForHub(stage: Stage<VmSettings>, result: StageResult, startedHere: boolean): Promise<void> {
+  const s = stage.settings;
+  const url = `${String(result.hubUrl)}hub/api`;
+  const timeout = s.readyTimeoutSec ?? 900;
+  const t0 = Date.now();
+  let last = "";
+  for (let i = 0; ; i++) {
+    last = await probeHub(url);
+    if (!last) {
+      stage.log(`hub answers on ${url} after ${Math.round((Date.now() - t0) / 1000)} s`);
+      return;
+    }
+    if ((Date.now() - t0) / 1000 > timeout) break;
+    if (i % 10 === 0) stage.log(`waiting for ${url}: ${last}`);
+    await new Promise((r) => setTimeout(r, 3000));
+  }
+  const dir = path.dirname(path.resolve(result.path));
+  const kept = path.join(s.buildDir, "logs", "local-vm-console.log");
+  const consoleFile = path.join(dir, CONSOLE_LOG);
+  if (fs.existsSync(consoleFile)) fs.copyFileSync(consoleFile, kept);
+  else fs.writeFileSync(kept, `(no serial console captured for the ${s.provider} runner in ${dir})\n`);
+  if (startedHere) {
+    stage.log(`stopping the VM whose hub never answered`);
+    await vagrantTeardown(stage, dir);
+    await stopVm(stage, dir, 10);
+    removeVmDir(stage, dir);
+  }
+  throw new StageError(
+    `the hub did not answer on ${url} within ${timeout} s (last: ${last}). ` +
+      `The VM's console is in ${kept}; its last lines:\n${tail(kept, 30)}\n` +
+      `In the guest, the first boot logs to /var/log/jupyterhub-vm-first-boot.log (local.waitForHub: false skips this wait).`,
+  );
+}
+
 main(LOCAL_VM, {
   cacheable: false,
   async create(stage, previous) {
@@ -70,6 +121,7 @@ main(LOCAL_VM, {
     const kept = await runningAsBefore(stage, previous);
     if (kept) {
       stage.log(`VM ${s.name} already runs from these settings (${path.dirname(kept.path)}): kept`);
+      if (s.waitForHub) await waitForHub(stage, kept, false);
       return kept;
     }
     const dir = vmDirOf(s.buildDir, s.name);
@@ -89,6 +141,7 @@ main(LOCAL_VM, {
         ? await vagrantCreate(stage, s, dir, (vendor) => makeSeed(stage, dir, vendor))
         : await qemuCreate(stage, dir);
     fs.writeFileSync(path.join(dir, MADE_FROM), madeFrom(s) + "\n");
+    if (s.waitForHub) await waitForHub(stage, result, true);
     return result;
   },
   async delete(stage, previous) {

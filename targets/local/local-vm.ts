@@ -20,6 +20,7 @@ export interface LocalVmArgs
       LocalVmSettings,
       "provider" | "libvirtUri" | "httpPort" | "dataDir" | "memoryMb" | "cpus" | "accelerator" | "name"
     >,
+    Required<Pick<LocalVmSettings, "hubPath" | "waitForHub" | "readyTimeoutSec">>,
     Omit<StageDirs, "keepCache"> {
   readonly image: {
     readonly path: pulumi.Input<string>;
@@ -51,7 +52,8 @@ export class LocalVm extends pulumi.ComponentResource {
       cpus: args.cpus,
       name: args.name,
     };
-    // Every VM setting replaces the VM (it is cheap to re-create from the box; users' data lives in dataDir).
+    // Every VM setting replaces the VM (it is cheap to re-create from the box; users' data lives in dataDir). The
+    // hub's path comes with the image (hub.baseUrl rebuilds it); how long create waits for the hub changes nothing.
     const key = pulumi
       .output(args.image.sha256)
       .apply((sha) => contentHash({ stage: "local-vm", v: 1, image: sha, vm }));
@@ -68,6 +70,9 @@ export class LocalVm extends pulumi.ComponentResource {
             imageFormat: format,
             userData,
             accelerator: args.accelerator,
+            hubPath: args.hubPath,
+            waitForHub: args.waitForHub,
+            readyTimeoutSec: args.readyTimeoutSec,
             ...vm,
           })),
         // the VM is not a cache entry: delete always removes it

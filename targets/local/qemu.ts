@@ -23,7 +23,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { Stage, StageError, StageResult, pidAlive, sha256File, tail } from "../../stages/driver";
-import type { VmSettings } from "./settings";
+import { CONSOLE_LOG, VmSettings } from "./settings";
 
 export const DATA_TAG = "jhvm-data";
 const QEMU = process.env.JHVM_QEMU ?? "qemu-system-x86_64";
@@ -31,7 +31,7 @@ const FILES = {
   overlay: "overlay.qcow2",
   seed: "seed.iso",
   pid: "qemu.pid",
-  console: "console.log",
+  console: CONSOLE_LOG,
   monitor: "monitor.sock",
   info: "vm.json",
 };
@@ -348,7 +348,7 @@ export async function qemuCreate(stage: Stage<VmSettings>, dir: string): Promise
     path: overlay,
     sha256: s.imageSha256,
     size: fs.statSync(overlay).size,
-    hubUrl: `http://127.0.0.1:${s.httpPort}/`,
+    hubUrl: `http://127.0.0.1:${s.httpPort}${s.hubPath ?? "/"}`,
     vmName: s.name,
     provider: "qemu",
     localIp: "127.0.0.1",

@@ -26,9 +26,17 @@ export interface LocalVmSettings {
   readonly restrictNetwork?: boolean;
   /** qemu: seconds delete waits for the guest to power off before SIGTERM (default 60) */
   readonly stopTimeoutSec?: number;
+  /** the hub's base URL path (hub.baseUrl): the hub is at http://127.0.0.1:<httpPort><hubPath> (default "/") */
+  readonly hubPath?: string;
+  /** create returns only once <hub>hub/api answers, within readyTimeoutSec; on timeout the new VM is stopped */
+  readonly waitForHub?: boolean;
+  readonly readyTimeoutSec?: number;
 }
 
 /** What the runners read: the settings plus the stage's buildDir (the VM directory is <buildDir>/local-vm/<name>). */
 export type VmSettings = DriverSettings<LocalVmSettings>;
+
+/** The serial console's file in the VM directory (both runners write it). */
+export const CONSOLE_LOG = "console.log";
 
 export const LOCAL_VM = stageDef<LocalVmSettings>("local-vm", "targets/local/driver.ts");

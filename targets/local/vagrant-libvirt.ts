@@ -25,7 +25,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { Stage, StageError, StageResult, StageSettingsBase, sha256File, tail } from "../../stages/driver";
-import type { VmSettings } from "./settings";
+import { CONSOLE_LOG, VmSettings } from "./settings";
 
 /** What this runner uses of a stage: its log and its tool runner. */
 type Runner = Pick<Stage<StageSettingsBase>, "log" | "run" | "logFile">;
@@ -129,6 +129,8 @@ export function vagrantfile(
     `      lv.description = ${r(`jupyterhub-vm local VM ${s.name} (${files.dir})`)}`,
     `      lv.storage_pool_name = ${r(POOL)}`,
     `      lv.storage :file, device: :cdrom, path: ${r(files.seed)}`,
+    // the serial console into the VM directory, as the qemu runner does (shown when the hub never answers)
+    `      lv.serial :type => "file", :source => { :path => ${r(path.join(files.dir, CONSOLE_LOG))} }`,
     "    end",
     "  end",
     "end",
@@ -287,7 +289,7 @@ export async function vagrantCreate(
       sha256: s.imageSha256,
       size: 0,
       provider: "vagrant-libvirt",
-      hubUrl: `http://127.0.0.1:${s.httpPort}/`,
+      hubUrl: `http://127.0.0.1:${s.httpPort}${s.hubPath ?? "/"}`,
       vmName: s.name,
       localIp: s.ip || address,
       box,

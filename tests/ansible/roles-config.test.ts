@@ -81,7 +81,8 @@ describe("tljh config.yaml and installer command", () => {
         FirstUseAuthenticator: { create_users: false },
       },
       users: { admin: ["admin"], allowed: [] },
-      limits: { memory: null, cpu: null },
+      // no limits: left out, since TLJH's schema refuses null (tests/hub/tljh-config.test.ts runs TLJH's check)
+      limits: {},
       user_environment: { default_app: "jupyterlab" },
       http: { port: 80 },
       services: { cull: { enabled: true, timeout: 3600, every: 60, max_age: 0, users: false } },
@@ -95,7 +96,7 @@ describe("tljh config.yaml and installer command", () => {
       tljh_authenticator: "tmp",
       tljh_admin_users: [],
       tljh_memory_limit: "512M",
-      tljh_cpu_limit: 0.5,
+      tljh_cpu_limit: 2,
       tljh_idle_culler_timeout: 1800,
       tljh_idle_culler_users: true,
       tljh_base_url: "/workshop/",
@@ -116,9 +117,9 @@ describe("tljh config.yaml and installer command", () => {
     );
     expect(config).toEqual({
       base_url: "/workshop/",
-      auth: { type: "tmpauthenticator.TmpAuthenticator" },
+      auth: { type: "tmpauthenticator.TmpAuthenticator", TmpAuthenticator: { allow_all: true } },
       users: { admin: [], allowed: [], extra_user_groups: { learners: [] } },
-      limits: { memory: "512M", cpu: 0.5 },
+      limits: { memory: "512M", cpu: 2 },
       user_environment: { default_app: "classic" },
       http: { port: 8080 },
       services: { cull: { enabled: true, timeout: 1800, every: 30, max_age: 0, users: true } },
@@ -146,7 +147,7 @@ describe("tljh config.yaml and installer command", () => {
     ]);
     expect(config.auth).toEqual({
       type: "nativeauthenticator.NativeAuthenticator",
-      NativeAuthenticator: { open_signup: true },
+      NativeAuthenticator: { open_signup: true, allow_all: true },
     });
     expect(config.users).toEqual({ admin: ["alice", "bob"], allowed: ["carol", "dave"] });
     expect((config.services as any).cull.enabled).toBe(false);
@@ -156,7 +157,7 @@ describe("tljh config.yaml and installer command", () => {
 
   test("pam authenticator maps to JupyterHub's PAMAuthenticator", () => {
     const { config } = renderTljh({ tljh_authenticator: "pam" });
-    expect(config.auth).toEqual({ type: "jupyterhub.auth.PAMAuthenticator" });
+    expect(config.auth).toEqual({ type: "jupyterhub.auth.PAMAuthenticator", PAMAuthenticator: { allow_all: true } });
   });
 });
 
@@ -164,6 +165,7 @@ describe("invalid settings fail the build", () => {
   const cases: [string, Record<string, unknown>, string, RegExp][] = [
     ["unknown authenticator", { tljh_authenticator: "github" }, "tljh", /Invalid TLJH settings/],
     ["unpinned TLJH", { tljh_version: "latest" }, "tljh", /Invalid TLJH settings/],
+    ["fractional CPU limit (TLJH's schema takes an integer)", { tljh_cpu_limit: 0.5 }, "tljh", /cpu limit a whole number/],
     ["admin with a password", { tljh_admin_users: ["admin:S3cret-in-args"] }, "tljh", /Invalid TLJH settings/],
     ["unpinned pip package", { python_packages: ["six"] }, "python_packages", /Unpinned python_packages entries/],
     ["GitHub R package without ref", { r_github_packages: ["owner/pkg"] }, "r", /pinned ref/],

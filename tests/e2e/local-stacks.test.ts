@@ -15,8 +15,9 @@ import * as yaml from "js-yaml";
 import { engineEnv } from "./engine";
 import { REPO } from "../support";
 
-const STACKS = ["e2e-local-a", "e2e-local-b"];
-const PORTS = [18080 + (process.pid % 500), 18580 + (process.pid % 500)];
+// a and b: build once, deploy twice; nohub: the same image, but `up` waits for a hub that the disk does not have
+const STACKS = ["e2e-local-a", "e2e-local-b", "e2e-local-nohub"];
+const PORTS = [18080 + (process.pid % 500), 18580 + (process.pid % 500), 19080 + (process.pid % 500)];
 
 jest.setTimeout(20 * 60_000);
 
@@ -89,20 +90,28 @@ else mkdir -p "$out"; cp "${work}/disk.qcow2" "$out/$vm.qcow2"; fi
   fs.writeFileSync(iso, crypto.randomBytes(1 << 20));
   const isoSha = crypto.createHash("sha256").update(fs.readFileSync(iso)).digest("hex");
 
+  // nohub runs the local-VM test image: a Debian that boots (its console shows it) and serves a test page, no hub
+  const img = spawnSync("bash", [path.join(REPO, "tests/images/local-vm-test-image.sh")], { encoding: "utf8" });
+  if (img.status !== 0) throw new Error(`local-vm-test-image.sh failed:\n${img.stderr}`);
+  const noHubImage = img.stdout.trim().split("\n").pop() as string;
+
   env = engineEnv(work, { JHVM_PACKER: fake });
   STACKS.forEach((stack, i) => {
     const config = {
       "jupyterhub-vm:target": "local",
       "jupyterhub-vm:buildDir": path.join(work, `build-${stack}`),
       "jupyterhub-vm:cacheDir": path.join(work, "cache"),
-      "jupyterhub-vm:image": {
-        os: "debian-12",
-        accelerator: "tcg",
-        isoUrl: `file://${iso}`,
-        isoSha256: isoSha,
-        diskSizeGb: 8,
+      "jupyterhub-vm:image": stack.endsWith("nohub")
+        ? { source: "file", file: noHubImage, accelerator: "tcg" }
+        : { os: "debian-12", accelerator: "tcg", isoUrl: `file://${iso}`, isoSha256: isoSha, diskSizeGb: 8 },
+      // the stand-in Packer's disk boots no OS: no hub to wait for (nohub waits for one, and must fail)
+      "jupyterhub-vm:local": {
+        provider: "qemu",
+        httpPort: PORTS[i],
+        memoryMb: 512,
+        cpus: 1,
+        ...(stack.endsWith("nohub") ? { waitForHub: true, readyTimeoutSeconds: 30 } : { waitForHub: false }),
       },
-      "jupyterhub-vm:local": { provider: "qemu", httpPort: PORTS[i], memoryMb: 512, cpus: 1 },
     };
     fs.writeFileSync(path.join(REPO, `Pulumi.${stack}.yaml`), yaml.dump({ config }));
     pulumi(stack, ["stack", "init"]);
@@ -146,6 +155,30 @@ describe("two local stacks with the same build inputs", () => {
   it("a second up of a stack changes nothing", () => {
     const r = pulumi(STACKS[1], ["preview", "--expect-no-changes"]);
     expect(r.status).toBe(0);
+  });
+
+  it("waiting for a hub that never answers fails `up` with the console's tail, and leaves no VM", () => {
+    const stack = STACKS[2];
+    const r = pulumi(stack, ["up", "--yes", "--skip-preview"], true);
+    const out = `${r.stdout}\n${r.stderr}`;
+    expect(r.status).not.toBe(0);
+    expect(out).toContain(`the hub did not answer on http://127.0.0.1:${PORTS[2]}/hub/api within 30 s`);
+    const kept = path.join(work, `build-${stack}`, "logs", "local-vm-console.log");
+    expect(out).toContain(`The VM's console is in ${kept}; its last lines:`);
+    // the console's own text (the guest's boot messages) is in the error
+    const lines = fs
+      .readFileSync(kept, "utf8")
+      .split("\n")
+      .slice(-30)
+      .map((l) => l.trim())
+      .filter((l) => /^[\x20-\x7e]{12,}$/.test(l));
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.filter((l) => out.includes(l)).length).toBeGreaterThan(0);
+    expect(qemuProcessesIn(path.join(work, `build-${stack}`))).toEqual([]);
+    expect(fs.readdirSync(path.join(work, `build-${stack}`, "local-vm"))).toEqual([]);
+    // no hubUrl: the VM never became an output
+    const outputs = JSON.parse(pulumi(stack, ["stack", "output", "--json"]).stdout);
+    expect(outputs.hubUrl).toBeUndefined();
   });
 
   it("destroy removes each stack's VM and VM directory, and keeps the shared cache", () => {

@@ -120,6 +120,8 @@ beforeAll(() => {
       dataDir: path.join(work, "data"),
       memoryMb: 1024,
       cpus: 1,
+      // the test image serves a test page, not a hub (the hub's own tests: tests/hub/)
+      waitForHub: false,
     },
   };
   fs.writeFileSync(path.join(REPO, `Pulumi.${STACK}.yaml`), yaml.dump({ config }));

@@ -18,11 +18,10 @@
 import { spawnSync } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { sha256FileSync as sha256File } from "../../stages/file-hash";
-import { REPO } from "../support";
+import { REPO, freePort } from "../support";
 
 const MINUTE = 60_000;
 jest.setTimeout(20 * MINUTE);
@@ -39,17 +38,6 @@ function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) {
     maxBuffer: 64 * 1024 * 1024,
   });
   return { code: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function cmdline(pid: number): string[] {

