@@ -192,7 +192,8 @@ describe("targets/local/driver.ts: the final image as a local QEMU VM", () => {
     expect(r.stdout + r.stderr).not.toContain(marker);
   });
 
-  test("the guest boots and answers through the forward; it sees the seed and the shared folder", async () => {
+  /** Waits for the test page through the forward (the first boot, and a replaced VM booting from the image again). */
+  const waitForGuest = async () => {
     const t0 = Date.now();
     let last: Awaited<ReturnType<typeof httpGet>> = "";
     while ((Date.now() - t0) / 1000 < BOOT_TIMEOUT_S) {
@@ -200,6 +201,11 @@ describe("targets/local/driver.ts: the final image as a local QEMU VM", () => {
       if (typeof last !== "string" && last.status === 200) break;
       await new Promise((r) => setTimeout(r, 3000));
     }
+    return last;
+  };
+  test("the guest boots and answers through the forward; it sees the seed and the shared folder", async () => {
+    const t0 = Date.now();
+    const last = await waitForGuest();
     const consoleTail = fs.readFileSync(path.join(vmDir, "console.log"), "utf8").slice(-3000);
     if (typeof last === "string" || last.status !== 200)
       throw new Error(
@@ -223,17 +229,6 @@ describe("targets/local/driver.ts: the final image as a local QEMU VM", () => {
     expect(fs.existsSync(path.join(tmp, "build", "local-vm", "jhvm-test-vm2"))).toBe(false);
   });
 
-  /** Waits for the test page through the forward (a replaced VM boots from the image again). */
-  const waitForGuest = async () => {
-    const t0 = Date.now();
-    let last: Awaited<ReturnType<typeof httpGet>> = "";
-    while ((Date.now() - t0) / 1000 < BOOT_TIMEOUT_S) {
-      last = await httpGet(`http://127.0.0.1:${port}/`);
-      if (typeof last !== "string" && last.status === 200) break;
-      await new Promise((r) => setTimeout(r, 3000));
-    }
-    return last;
-  };
   const lastResult = (stdout: string) =>
     JSON.parse(stdout.trim().split("\n").pop() as string) as Record<string, unknown>;
 
