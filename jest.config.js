@@ -7,19 +7,27 @@
  */
 const tsJest = { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.json", diagnostics: { warnOnly: false } }] };
 module.exports = {
+  // scratch directories left behind by a run fail it (tests/leftovers.js)
+  globalSetup: "<rootDir>/tests/global-setup.js",
+  globalTeardown: "<rootDir>/tests/global-teardown.js",
   projects: [
     {
       displayName: "unit",
-      testEnvironment: "node",
+      testEnvironment: "<rootDir>/tests/jest-environment.js",
       transform: tsJest,
       testMatch: ["<rootDir>/tests/unit/**/*.test.ts"],
     },
     {
       displayName: "tools",
-      testEnvironment: "node",
+      testEnvironment: "<rootDir>/tests/jest-environment.js",
       transform: tsJest,
       testMatch: ["<rootDir>/tests/{packer,ansible,cloud-init,images,provider,hub}/**/*.test.ts"],
     },
-    { displayName: "e2e", testEnvironment: "node", transform: tsJest, testMatch: ["<rootDir>/tests/e2e/**/*.test.ts"] },
+    {
+      displayName: "e2e",
+      testEnvironment: "<rootDir>/tests/jest-environment.js",
+      transform: tsJest,
+      testMatch: ["<rootDir>/tests/e2e/**/*.test.ts"],
+    },
   ],
 };

@@ -12,9 +12,15 @@ import type { BaseBoxSettings } from "../stages/base-box/settings";
 /** The repository root. */
 export const REPO = path.resolve(__dirname, "..");
 
-/** A fresh scratch directory under `base` (default: the system's temp dir). */
+/**
+ * A fresh scratch directory under `base` (default: the system's temp dir), removed when the test file is done
+ * (tests/jest-environment.js, after the file's afterAll hooks; JHVM_KEEP_TEST_OUTPUT=1 keeps it).
+ */
 export function tempDir(prefix = "jhvm-test-", base = os.tmpdir()): string {
-  return fs.mkdtempSync(path.join(base, prefix));
+  const dir = fs.mkdtempSync(path.join(base, prefix));
+  const g = globalThis as { __jhvmTempDirs?: string[] };
+  (g.__jhvmTempDirs ??= []).push(dir);
+  return dir;
 }
 
 /** A TCP port on 127.0.0.1 that nothing listens on right now (for a test VM's forward). */

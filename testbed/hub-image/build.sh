@@ -28,6 +28,9 @@ VENDOR="${JHVM_VENDOR_DIR:-$REPO/../shared/vendor}"
 TLJH_ARCHIVE="$VENDOR/the-littlest-jupyterhub-2.0.0.tar.gz"
 CACHE_DIR="${JHVM_TOOLS_HOME:-$HOME/.cache/jupyterhub-vm}/images"
 
+# shellcheck source=../cache-keep.sh
+source "$HERE/../cache-keep.sh"
+
 log() { printf '[hub-image %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 [[ $(id -u) -eq 0 ]] || die "must run as root (loop devices, mount, chroot)"
@@ -43,7 +46,9 @@ OUT="$CACHE_DIR/hub-$KEY.qcow2"
 mkdir -p "$CACHE_DIR"
 exec 8>"$CACHE_DIR/.hub-image.lock"
 flock 8
+rm -f "$CACHE_DIR"/hub-*.qcow2.tmp # an interrupted build's (we hold the lock: nobody is writing one)
 if [[ -s "$OUT" ]]; then
+  touch "$OUT" "$BASE"
   log "cached: $OUT"
   echo "$OUT"
   exit 0
@@ -132,6 +137,7 @@ if [[ ! -s "$BASE" ]]; then
   rm -rf "$MNT"/var/lib/apt/lists/* "$MNT/root/.cache"
   umount_raw
   mv "$work/base.raw" "$BASE"
+  cache_keep_newest "$CACHE_DIR" 'hub-base-*.raw' 1
   log "hub base $BASE ($(du -h "$BASE" | cut -f1) used) in $(($(date +%s) - t0)) s"
 fi
 
@@ -148,5 +154,8 @@ PLAY_VARS="$VARS" "$REPO/tests/ansible/play.sh" "$MNT" --tags tljh,r,sysprep \
 umount_raw
 qemu-img convert -f raw -O qcow2 "$work/disk.raw" "$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
+touch "$BASE"
+# one test run uses up to 4 (one per authenticator); 8 keeps the last two runs' without growing further
+cache_keep_newest "$CACHE_DIR" 'hub-[0-9a-f]*.qcow2' 8
 log "wrote $OUT ($(du -h "$OUT" | cut -f1)) in $(($(date +%s) - t0)) s"
 echo "$OUT"

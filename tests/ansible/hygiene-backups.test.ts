@@ -4,13 +4,13 @@
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
+import { tempDir } from "../support";
 
 const CHECK = path.resolve(__dirname, "..", "..", "tools", "image-hygiene-check");
 
 function root(files: Record<string, string>): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), "jhvm-hyg-"));
+  const d = tempDir("jhvm-hyg-");
   for (const [f, text] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(d, f)), { recursive: true });
     fs.writeFileSync(path.join(d, f), text);

@@ -5,9 +5,9 @@
  */
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { FIRST_BOOT_SCRIPT, adminPasswordHash, renderUserData, UserDataArgs } from "../../cloud-init/render";
+import { tempDir } from "../support";
 
 const CLOUD_INIT = "/usr/bin/cloud-init";
 
@@ -22,7 +22,7 @@ const BASE: UserDataArgs = {
 };
 
 function schema(text: string): { status: number | null; out: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "jhvm-ud-"));
+  const dir = tempDir("jhvm-ud-");
   const file = path.join(dir, "user-data");
   fs.writeFileSync(file, text);
   // Debian's cloud-init runs on Debian's python (the pyenv python on PATH lacks its libraries)

@@ -13,11 +13,11 @@
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { assertBridgedOpenstack, engineEnv, REPO } from "./engine";
 import { LAB, LabState, NOTHING, Stack, during, inspect, labService, opsByName, ours, run, until } from "./lab";
+import { tempDir } from "../support";
 
 const ADMIN_PW = `e2e-${crypto.randomBytes(12).toString("hex")}`;
 const PASSPHRASE = crypto.randomBytes(16).toString("hex");
@@ -70,7 +70,7 @@ function deployment(s: LabState) {
 }
 
 beforeAll(() => {
-  work = fs.mkdtempSync(path.join(os.tmpdir(), "jhvm-e2e-"));
+  work = tempDir("jhvm-e2e-");
   env = engineEnv(work, { OS_CLIENT_CONFIG_FILE: path.join(LAB, "clouds.yaml"), LAB, LAB_CINDER }, PASSPHRASE);
   stack = new Stack("e2e-lab", env);
   bad = new Stack("e2e-lab-bad", env);

@@ -11,11 +11,10 @@
 import { spawnSync, SpawnSyncReturns } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { engineEnv } from "./engine";
-import { REPO, freePort } from "../support";
+import { freePort, REPO, tempDir } from "../support";
 import { Browser } from "../hub/browser";
 import { expectLoginRefused, loggedInAdmin, startAdminServer } from "../hub/checks";
 import { FIRSTUSE, hubImage, hubSettings } from "../hub/hub-image";
@@ -58,7 +57,7 @@ function qemuProcessesIn(dir: string): number[] {
 }
 
 beforeAll(async () => {
-  work = fs.mkdtempSync(path.join(os.tmpdir(), "jhvm-local-hub-"));
+  work = tempDir("jhvm-local-hub-");
   const image = hubImage(hubSettings(FIRSTUSE));
   port = await freePort();
   env = engineEnv(work);

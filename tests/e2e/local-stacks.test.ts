@@ -9,11 +9,10 @@
 import { execFileSync, spawnSync, SpawnSyncReturns } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { engineEnv } from "./engine";
-import { REPO } from "../support";
+import { REPO, tempDir } from "../support";
 
 // a and b: build once, deploy twice; nohub: the same image, but `up` waits for a hub that the disk does not have
 const STACKS = ["e2e-local-a", "e2e-local-b", "e2e-local-nohub"];
@@ -55,7 +54,7 @@ function qemuProcessesIn(dir: string): number[] {
 }
 
 beforeAll(() => {
-  work = fs.mkdtempSync(path.join(os.tmpdir(), "jhvm-local-"));
+  work = tempDir("jhvm-local-");
 
   // a clean little disk for the stand-in Packer: one ext4 file system holding what the hygiene check looks at
   const skel = path.join(work, "skel");

@@ -13,11 +13,10 @@
 import { execFileSync, spawn, spawnSync, SpawnSyncReturns } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { engineEnv } from "./engine";
-import { REPO } from "../support";
+import { REPO, tempDir } from "../support";
 
 const STACK = "e2e-vagrant";
 const PORT = 19080 + (process.pid % 500);
@@ -99,7 +98,7 @@ beforeAll(() => {
     stdio: ["ignore", "pipe", "inherit"],
   }).trim();
 
-  work = fs.mkdtempSync(path.join(os.tmpdir(), "jhvm-vagrant-"));
+  work = tempDir("jhvm-vagrant-");
   fs.mkdirSync(path.join(work, "data"));
   fs.writeFileSync(path.join(work, "data", "notebook.txt"), "written on the host\n");
   vmDir = path.join(work, "build", "local-vm", VM);

@@ -10,9 +10,10 @@
 //  - tmp: anyone gets a throw-away user, a new one per visitor.
 // firstuse (the default) is checked through `pulumi up` in tests/e2e/local-hub.test.ts (login, refusals, the
 // admin's JupyterLab, R kernel, memory limit, culler). Each authenticator is its own final image (config.yaml is
-// baked by the tljh role), each boots once. On a failed check the guest's first-boot log and journal are printed.
+// baked by the tljh role), each boots once, the three side by side (JHVM_HUB_ONLY=native,pam boots only those).
+// On a failed check the guest's first-boot log and journal are printed.
 // Needs root, QEMU, xorriso, ansible-playbook, Debian's mirror and PyPI (first image build ~2 min; then cached).
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -84,11 +85,24 @@ function guestLogs(overlay: string, work: string): string {
   }
 }
 
+/** Runs a command without blocking the event loop (the hubs boot side by side); its exit code and output. */
+function shAsync(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<ReturnType<typeof sh>> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
 /**
- * Builds the final image for these hub settings (the program's Ansible variables → our roles) and boots it with
- * the program's user-data through the local driver, which waits for the hub.
+ * Builds the final image for these hub settings (the program's Ansible variables → our roles) and starts booting it
+ * with the program's user-data through the local driver, which waits for the hub. Returns once the image is built;
+ * the promise inside resolves when the hub answers.
  */
-async function bootHub(name: string, hubOverrides: Record<string, unknown>): Promise<Hub> {
+async function bootHub(name: string, hubOverrides: Record<string, unknown>): Promise<{ up: Promise<Hub> }> {
   const work = tempDir(`jhvm-hub-${name}-`);
   const hub = hubSettings(hubOverrides);
   const image = hubImage(hub);
@@ -119,30 +133,65 @@ async function bootHub(name: string, hubOverrides: Record<string, unknown>): Pro
   };
   const settingsFile = path.join(work, "settings.json");
   fs.writeFileSync(settingsFile, JSON.stringify(settings), { mode: 0o600 });
-  const driver = (action: string) =>
-    sh(process.execPath, [TSX, path.join(REPO, "targets/local/driver.ts"), action], {
-      JHVM_SETTINGS: settingsFile,
-      JHVM_KEY: `hub-${name}`,
-    });
-  const t1 = Date.now();
-  const r = driver("create");
-  const startedIn = (Date.now() - t1) / 1000;
-  console.log(`[${name}] create: exit ${r.code} in ${startedIn.toFixed(0)} s\n${r.stderr.slice(-3000)}`);
-  if (r.code !== 0) throw new Error(`the VM's hub did not come up:\n${r.stderr.slice(-6000)}`);
-  const result = JSON.parse(r.stdout.trim().split("\n").pop() as string) as { hubUrl: string };
+  const driverEnv = { JHVM_SETTINGS: settingsFile, JHVM_KEY: `hub-${name}` };
   const consoleLog = path.join(settings.buildDir, "local-vm", settings.name, "console.log");
-  return {
-    url: result.hubUrl,
-    port,
-    startedIn,
-    console: () => (fs.existsSync(consoleLog) ? fs.readFileSync(consoleLog, "utf8").slice(-4000) : ""),
-    guestLogs: () => guestLogs(path.join(path.dirname(consoleLog), "overlay.qcow2"), work),
-    stop: () => {
-      const d = driver("delete");
-      if (d.code !== 0) console.log(`[${name}] delete failed:\n${d.stderr}`);
-      fs.rmSync(work, { recursive: true, force: true });
+  const t1 = Date.now();
+  const up = shAsync(process.execPath, [TSX, path.join(REPO, "targets/local/driver.ts"), "create"], driverEnv).then(
+    (r): Hub => {
+      const startedIn = (Date.now() - t1) / 1000;
+      console.log(`[${name}] create: exit ${r.code} in ${startedIn.toFixed(0)} s\n${r.stderr.slice(-3000)}`);
+      if (r.code !== 0) throw new Error(`the VM's hub did not come up:\n${r.stderr.slice(-6000)}`);
+      const result = JSON.parse(r.stdout.trim().split("\n").pop() as string) as { hubUrl: string };
+      return {
+        url: result.hubUrl,
+        port,
+        startedIn,
+        console: () => (fs.existsSync(consoleLog) ? fs.readFileSync(consoleLog, "utf8").slice(-4000) : ""),
+        guestLogs: () => guestLogs(path.join(path.dirname(consoleLog), "overlay.qcow2"), work),
+        stop: () => {
+          const d = sh(process.execPath, [TSX, path.join(REPO, "targets/local/driver.ts"), "delete"], driverEnv);
+          if (d.code !== 0) console.log(`[${name}] delete failed:\n${d.stderr}`);
+          fs.rmSync(work, { recursive: true, force: true });
+        },
+      };
     },
-  };
+  );
+  return { up };
+}
+
+/**
+ * The three hubs boot side by side: a TCG guest's boot is mostly one Python process at a time (cloud-init, first
+ * boot, the hub's start), ~1.2 of this machine's 2 cores, so booting them one after another left most of a core
+ * idle. Each image is built (cached by content) before its VM starts; the next image builds while it boots.
+ */
+const HUBS: Record<string, Record<string, unknown>> = {
+  native: { authenticator: "native" },
+  pam: { authenticator: "pam" },
+  tmp: { authenticator: "tmp" },
+};
+const booting: Record<string, Promise<Hub>> = {};
+const selected = (name: string) => !process.env.JHVM_HUB_ONLY || process.env.JHVM_HUB_ONLY.split(",").includes(name);
+
+beforeAll(async () => {
+  for (const [name, overrides] of Object.entries(HUBS)) {
+    if (!selected(name)) continue;
+    booting[name] = (await bootHub(name, overrides)).up;
+    booting[name].catch(() => undefined); // awaited (and reported) by its describe's beforeAll
+  }
+});
+
+// a hub whose describe block never got it (e.g. an image build failed after it had started booting) is stopped here
+afterAll(async () => {
+  for (const up of Object.values(booting)) {
+    const hub = await up.catch(() => undefined);
+    if (hub && !finished.has(hub)) finish(hub);
+  }
+});
+
+/** The booted hub `name`, for its describe block (each block fails on its own when its hub did not come up). */
+function hubNamed(name: string): Promise<Hub> {
+  if (!booting[name]) throw new Error(`hub ${name} not selected (JHVM_HUB_ONLY=${process.env.JHVM_HUB_ONLY})`);
+  return booting[name];
 }
 
 /** Hubs with a failed check: their guest logs are printed before the VM goes. */
@@ -160,8 +209,10 @@ function check(name: string, hubOf: () => Hub, fn: () => Promise<void>): void {
   });
 }
 
+const finished = new Set<Hub>();
 function finish(hub: Hub | undefined): void {
-  if (!hub) return;
+  if (!hub || finished.has(hub)) return;
+  finished.add(hub);
   if (failing.has(hub)) console.log(`guest logs (${hub.url}):\n${hub.guestLogs()}`);
   if (process.env.JHVM_KEEP_HUB) console.log(`kept ${hub.url}`);
   else hub.stop();
@@ -172,7 +223,7 @@ const base = (hub: Hub) => new URL(hub.url).pathname;
 describe("native: admin login; nobody else claims or signs up into the hub", () => {
   let hub: Hub;
   beforeAll(async () => {
-    hub = await bootHub("native", { authenticator: "native" });
+    hub = await hubNamed("native");
   });
   afterAll(() => finish(hub));
 
@@ -214,7 +265,7 @@ describe("native: admin login; nobody else claims or signs up into the hub", () 
 describe("pam: the admin's system account gets the stack's password", () => {
   let hub: Hub;
   beforeAll(async () => {
-    hub = await bootHub("pam", { authenticator: "pam" });
+    hub = await hubNamed("pam");
   });
   afterAll(() => finish(hub));
 
@@ -232,7 +283,7 @@ describe("pam: the admin's system account gets the stack's password", () => {
 describe("tmp: anyone gets a throw-away user", () => {
   let hub: Hub;
   beforeAll(async () => {
-    hub = await bootHub("tmp", { authenticator: "tmp" });
+    hub = await hubNamed("tmp");
   });
   afterAll(() => finish(hub));
 

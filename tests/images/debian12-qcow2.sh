@@ -24,6 +24,8 @@ SIZE="${JHVM_IMAGE_SIZE:-4G}"
 CACHE_DIR="${JHVM_TOOLS_HOME:-$HOME/.cache/jupyterhub-vm}/images"
 INCLUDE="linux-image-amd64,grub-pc,openssh-server,sudo,python3,systemd-sysv,ifupdown,isc-dhcp-client,ca-certificates,dbus"
 
+# shellcheck source=../../testbed/cache-keep.sh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../../testbed/cache-keep.sh"
 log() { printf '[debian12-qcow2 %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
@@ -50,6 +52,7 @@ make_rootfs() {
   exec 9>"$CACHE_DIR/.debian12.lock"
   flock 9
   if [[ -s "$ROOTFS_TAR" ]]; then
+    touch "$ROOTFS_TAR"
     log "rootfs cached: $ROOTFS_TAR"
     return
   fi
@@ -94,6 +97,8 @@ EOF
   log "packing $ROOTFS_TAR"
   tar --numeric-owner --xattrs --acls -C "$root" -cf - . | zstd -q -T2 -6 -o "$ROOTFS_TAR.tmp"
   mv "$ROOTFS_TAR.tmp" "$ROOTFS_TAR"
+  cache_keep_newest "$CACHE_DIR" 'debian12-rootfs-*.tar.zst' 1
+  cache_keep_newest "$CACHE_DIR" 'debootstrap-*.log' 1
   rm -rf --one-file-system "$root"
   log "rootfs ready in $(($(date +%s) - t0)) s ($(du -h "$ROOTFS_TAR" | cut -f1))"
 }

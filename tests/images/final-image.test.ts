@@ -23,9 +23,10 @@ import * as os from "os";
 import * as path from "path";
 import { REPO, findPacker, run } from "../packer/helpers";
 import { sha256FileSync as sha256File } from "../../stages/file-hash";
+import { tempDir } from "../support";
 
 const MINUTE = 60_000;
-jest.setTimeout(90 * MINUTE);
+jest.setTimeout(45 * MINUTE);
 
 const keep = process.env.JHVM_KEEP_TEST_OUTPUT === "1";
 const USER = "builder";
@@ -66,13 +67,33 @@ interface DriverRun {
 }
 
 /** Runs the driver as the Command resource does, sampling `ps` for the password on any command line. */
+/**
+ * How long the driver may run before the test stops it (its process group: Packer, QEMU, Ansible) and fails: ~3x
+ * its usual 8 min here. A build VM paused by QEMU on a full disk (ENOSPC) once made Packer wait with no end, which
+ * ate a CI run's whole budget; a stuck build now fails this test instead.
+ */
+const DRIVER_LIMIT_MS = 25 * MINUTE;
+
 function runDriver(settingsFile: string, key: string, env: NodeJS.ProcessEnv, secret: string): Promise<DriverRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [TSX, path.join(REPO, "stages/final-image/driver.ts"), "create"], {
       cwd: REPO,
       env: { ...process.env, ...env, JHVM_SETTINGS: settingsFile, JHVM_KEY: key },
       stdio: ["ignore", "pipe", "pipe"],
+      detached: true, // its own process group, so the watchdog stops Packer and QEMU with it
     });
+    const killGroup = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-(child.pid as number), sig);
+      } catch {
+        // already gone
+      }
+    };
+    const watchdog = setTimeout(() => {
+      stderr += `\n[test] the driver ran longer than ${DRIVER_LIMIT_MS / MINUTE} min: stopping its process group\n`;
+      killGroup("SIGTERM");
+      setTimeout(() => killGroup("SIGKILL"), 30_000).unref();
+    }, DRIVER_LIMIT_MS);
     let stdout = "";
     let stderr = "";
     const secretInPs: string[] = [];
@@ -92,10 +113,12 @@ function runDriver(settingsFile: string, key: string, env: NodeJS.ProcessEnv, se
     }, 2000);
     child.on("error", (e) => {
       clearInterval(timer);
+      clearTimeout(watchdog);
       reject(e);
     });
     child.on("close", (code) => {
       clearInterval(timer);
+      clearTimeout(watchdog);
       resolve({ code, stdout, stderr, secretInPs });
     });
   });
@@ -121,7 +144,7 @@ describe("FinalImage driver, real run (Packer qemu/TCG + Ansible + sysprep + qem
     requireTool("sshpass", "Install Debian's sshpass (Ansible's password login; see .ci/run).");
     packer = findPacker();
 
-    work = fs.mkdtempSync(path.join(process.env.JHVM_TEST_WORKDIR ?? "/var/tmp", "jhvm-final-image-"));
+    work = tempDir("jhvm-final-image-", process.env.JHVM_TEST_WORKDIR ?? "/var/tmp");
     passwordHash = execFileSync("openssl", ["passwd", "-6", "-stdin"], {
       input: password + "\n",
       encoding: "utf8",

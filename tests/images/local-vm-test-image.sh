@@ -22,6 +22,8 @@ CACHE_DIR="${JHVM_TOOLS_HOME:-$HOME/.cache/jupyterhub-vm}/images"
 KEY="$(cat "${BASH_SOURCE[0]}" "$HERE/debian12-qcow2.sh" | sha256sum | cut -c1-16)"
 OUT="$CACHE_DIR/local-vm-test-$KEY.qcow2"
 
+# shellcheck source=../../testbed/cache-keep.sh
+source "$HERE/../../testbed/cache-keep.sh"
 log() { printf '[local-vm-test-image %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 [[ $(id -u) -eq 0 ]] || die "must run as root (loop devices, mount)"
@@ -30,6 +32,7 @@ mkdir -p "$CACHE_DIR"
 exec 8>"$CACHE_DIR/.local-vm-test.lock"
 flock 8
 if [[ -s "$OUT" ]]; then
+  touch "$OUT"
   log "cached: $OUT"
   echo "$OUT"
   exit 0
@@ -111,5 +114,6 @@ losetup -d "$LOOP"
 LOOP=""
 qemu-img convert -f raw -O qcow2 "$work/disk.raw" "$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
+cache_keep_newest "$CACHE_DIR" 'local-vm-test-*.qcow2' 2
 log "wrote $OUT ($(du -h "$OUT" | cut -f1)) in $(($(date +%s) - t0)) s"
 echo "$OUT"

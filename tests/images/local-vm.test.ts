@@ -18,10 +18,9 @@
 import { spawnSync } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { sha256FileSync as sha256File } from "../../stages/file-hash";
-import { REPO, freePort } from "../support";
+import { freePort, REPO, tempDir } from "../support";
 
 const MINUTE = 60_000;
 jest.setTimeout(20 * MINUTE);
@@ -102,7 +101,7 @@ describe("targets/local/driver.ts: the final image as a local QEMU VM", () => {
     image = img.stdout.trim().split("\n").pop() as string;
     console.log(`test image ${image} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     imageSha = sha256File(image);
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "jhvm-local-vm-"));
+    tmp = tempDir("jhvm-local-vm-");
     fs.mkdirSync(path.join(tmp, "data"));
     fs.writeFileSync(path.join(tmp, "data", "hello.txt"), dataText);
     port = await freePort();

@@ -5,12 +5,12 @@
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { rubyString, vagrantfile, vendorData } from "../../targets/local/vagrant-libvirt";
+import { tempDir } from "../support";
 
 const tricky = `/data/it's a "dir" \\ with #{ENV['HOME']} and spaces`;
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "jhvm-vf-"));
+const dir = tempDir("jhvm-vf-");
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 function ruby(args: string[], input?: string) {

@@ -11,6 +11,7 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { PACKER_DIR, REPO, findPacker, listenersOf, makeCredentials, run, writeSecretVarFile } from "./helpers";
+import { tempDir } from "../support";
 
 const MINUTE = 60_000;
 jest.setTimeout(60 * MINUTE);
@@ -97,7 +98,7 @@ test("packer build qemu.base (disk_image=true, TCG) from a Debian 12 qcow2", asy
   requireTool("ss", "Install iproute2.");
   const packer = findPacker();
 
-  work = fs.mkdtempSync(path.join(process.env.JHVM_TEST_WORKDIR ?? "/var/tmp", "jhvm-packer-build-"));
+  work = tempDir("jhvm-packer-build-", process.env.JHVM_TEST_WORKDIR ?? "/var/tmp");
   const creds = makeCredentials();
 
   // 1. Input disk: cached debootstrap rootfs + this run's build user (hash only).

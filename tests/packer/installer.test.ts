@@ -16,6 +16,7 @@ import * as http from "http";
 import { AddressInfo } from "net";
 import * as path from "path";
 import { PACKER_DIR, REPO, findPacker, listenersOf, makeCredentials, run, writeSecretVarFile } from "./helpers";
+import { tempDir } from "../support";
 
 const MINUTE = 60_000;
 jest.setTimeout(20 * MINUTE);
@@ -36,7 +37,7 @@ test("debian-12 ISO boot: debian-installer loads and applies the template's pres
     throw new Error("qemu-system-x86_64 not found: sudo bash tests/images/install-deps.sh");
   }
   const packer = findPacker();
-  work = fs.mkdtempSync(path.join(process.env.JHVM_TEST_WORKDIR ?? "/var/tmp", "jhvm-packer-installer-"));
+  work = tempDir("jhvm-packer-installer-", process.env.JHVM_TEST_WORKDIR ?? "/var/tmp");
 
   const mk = run("bash", [path.join(REPO, "tests/images/debian12-netboot-iso.sh")], { timeoutMs: 15 * MINUTE });
   if (mk.status !== 0) throw new Error(`debian12-netboot-iso.sh failed:\n${mk.output}`);

@@ -7,9 +7,8 @@
  */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import { REPO } from "../support";
+import { REPO, tempDir } from "../support";
 
 const script = (name: string, ...args: string[]) =>
   execFileSync("bash", [path.join(REPO, "scripts", name), ...args], { encoding: "utf8" }).trim();
@@ -122,7 +121,7 @@ describe("pulumi-resource-openstack built from Go modules", () => {
   });
 
   it("installs into a Pulumi plugin cache with `--plugin-install` (the air-gapped way)", () => {
-    const home = fs.mkdtempSync(path.join(os.tmpdir(), "jhvm-plugin-home-"));
+    const home = tempDir("jhvm-plugin-home-");
     try {
       const pulumiBin = script("install-pulumi.sh", "--print-path");
       const env = { ...process.env, PULUMI_HOME: home, PATH: `${pulumiBin}:${process.env.PATH}` };
