@@ -7,6 +7,13 @@
  */
 const tsJest = { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.json", diagnostics: { warnOnly: false } }] };
 module.exports = {
+  // Two test files at a time: most tests wait on one single-threaded guest or Python process (a TCG guest ~1.2 of
+  // the 2 cores, a chroot Ansible run ~1), so one file at a time left ~45% of the machine idle. Tests that share
+  // something machine-wide (the test OpenStack's ports, the private libvirt) are one file each; image caches are
+  // flock'ed by their builders.
+  maxWorkers: 2,
+  // a unit test takes <1.5 s alone; the default 5 s would be tight beside a TCG guest
+  testTimeout: 30_000,
   // scratch directories left behind by a run fail it (tests/leftovers.js)
   globalSetup: "<rootDir>/tests/global-setup.js",
   globalTeardown: "<rootDir>/tests/global-teardown.js",
