@@ -5,7 +5,8 @@
  * `hubUrl` output is a hub (firstuse, the image's config.yaml from the same hub settings): a claim of the admin name,
  * a wrong password and an unknown user are refused; the admin logs in with the stack's password; the admin's server
  * starts (SystemdSpawner, UserCreatingSpawner) and JupyterLab answers, offering the R kernel (installR), with the
- * memory limit in effect for it (jupyter-resource-usage reads MEM_LIMIT, which the spawner sets); the idle culler runs
+ * memory limit in effect for it (jupyter-resource-usage reads MEM_LIMIT, which the spawner sets), and both limits in
+ * the cgroup of the server's systemd unit (read by a kernel run there over the server's WebSocket); the idle culler runs
  * with the stack's timeout (hub API). `pulumi destroy` then leaves no VM process and no VM directory.
  */
 import { spawnSync, SpawnSyncReturns } from "child_process";
@@ -16,7 +17,7 @@ import * as yaml from "js-yaml";
 import { engineEnv } from "./engine";
 import { freePort, REPO, tempDir } from "../support";
 import { Browser } from "../hub/browser";
-import { expectLoginRefused, loggedInAdmin, startAdminServer } from "../hub/checks";
+import { expectLoginRefused, loggedInAdmin, runPython, startAdminServer } from "../hub/checks";
 import { FIRSTUSE, hubImage, hubSettings } from "../hub/hub-image";
 
 const STACK = "e2e-local-hub";
@@ -125,6 +126,17 @@ describe("pulumi up of a local stack gives a hub the admin logs in to; destroy r
     const metrics = await b.request("/user/admin/api/metrics/v1");
     expect(metrics.status).toBe(200);
     expect(JSON.parse(metrics.body).limits.memory.rss).toBe(1024 ** 3);
+    // the limits in effect where the server runs: its systemd unit's cgroup (SystemdSpawner's MemoryMax/CPUQuota
+    // from hub.memoryLimit 1G and hub.cpuLimit 1 core), read by the admin's own kernel in that unit
+    const cgroup = await runPython(
+      b,
+      "/user/admin/",
+      [
+        "p = '/sys/fs/cgroup' + open('/proc/self/cgroup').read().strip().split('::', 1)[1]",
+        "print(p.rsplit('/', 1)[-1], open(p + '/memory.max').read().strip(), open(p + '/cpu.max').read().strip())",
+      ].join("\n"),
+    );
+    expect(cgroup.trim()).toBe(`jupyter-admin.service ${1024 ** 3} 100000 100000`);
     // hub.installR: the R kernel (IRkernel, registered in the user environment by the r role) is offered
     const specs = await b.request("/user/admin/api/kernelspecs");
     expect(specs.status).toBe(200);

@@ -21,6 +21,11 @@ export class Browser {
     return this.jar.get(name);
   }
 
+  /** The Cookie header this browser sends (for a WebSocket opened on its behalf). */
+  cookieHeader(): string {
+    return [...this.jar].map(([k, v]) => `${k}=${v}`).join("; ");
+  }
+
   private remember(setCookie: string[] | undefined): void {
     for (const c of setCookie ?? []) {
       const [pair, ...attrs] = c.split(";");
@@ -36,17 +41,21 @@ export class Browser {
   /** One request; no redirect followed. */
   async request(
     path: string,
-    init: { method?: string; form?: Record<string, string>; json?: boolean } = {},
+    init: { method?: string; form?: Record<string, string>; json?: boolean; jsonBody?: unknown } = {},
   ): Promise<Page> {
     const url = path.startsWith("http") ? path : `${this.origin}${path}`;
     const headers: Record<string, string> = {};
-    if (this.jar.size) headers.cookie = [...this.jar].map(([k, v]) => `${k}=${v}`).join("; ");
+    if (this.jar.size) headers.cookie = this.cookieHeader();
     const xsrf = this.jar.get("_xsrf");
     if (xsrf) headers["x-xsrftoken"] = xsrf;
     let body: string | undefined;
     if (init.form) {
       headers["content-type"] = "application/x-www-form-urlencoded";
       body = new URLSearchParams({ ...init.form, ...(xsrf ? { _xsrf: xsrf } : {}) }).toString();
+    }
+    if (init.jsonBody !== undefined) {
+      headers["content-type"] = "application/json";
+      body = JSON.stringify(init.jsonBody);
     }
     if (init.json) headers.accept = "application/json";
     if (body) headers["content-length"] = String(Buffer.byteLength(body));

@@ -1,6 +1,8 @@
 /**
  * What the hub tests check through a hub's login form and API (tests/hub/hub-boot.test.ts, tests/e2e/local-hub.test.ts).
  */
+import { randomUUID } from "crypto";
+import WebSocket from "ws";
 import { Browser } from "./browser";
 
 /** The login page's error text, if any (JupyterHub renders the authenticator's refusal in the form). */
@@ -64,4 +66,78 @@ export async function startAdminServer(b: Browser, base: string, timeoutMs = 12 
   }
   if (!ready) throw new Error(`the admin's server did not start: ${states.join("; ")}`);
   return states;
+}
+
+/**
+ * Runs Python in a new kernel of a user's server (`serverPath`, e.g. /user/admin/), as JupyterLab does: the kernels
+ * REST API, then an execute_request on the kernel's WebSocket (the server's default JSON protocol), with the
+ * browser's cookies. Returns what the code printed; throws with the traceback on an error. The kernel is removed.
+ */
+export async function runPython(b: Browser, serverPath: string, code: string, timeoutMs = 5 * 60_000): Promise<string> {
+  const created = await b.request(`${serverPath}api/kernels`, { jsonBody: { name: "python3" } });
+  if (created.status !== 201)
+    throw new Error(`starting a kernel: HTTP ${created.status} ${created.body.slice(0, 500)}`);
+  const kernel = (JSON.parse(created.body) as { id: string }).id;
+  try {
+    const ws = new WebSocket(`${b.origin.replace(/^http/, "ws")}${serverPath}api/kernels/${kernel}/channels`, {
+      headers: { cookie: b.cookieHeader() },
+    });
+    const msgId = randomUUID();
+    return await new Promise<string>((resolve, reject) => {
+      let out = "";
+      let error = "";
+      const timer = setTimeout(() => {
+        ws.terminate();
+        reject(new Error(`no reply from the kernel in ${timeoutMs / 1000} s; printed so far: ${out}`));
+      }, timeoutMs);
+      const done = (f: () => void) => {
+        clearTimeout(timer);
+        ws.close();
+        f();
+      };
+      ws.on("error", (e) => done(() => reject(e)));
+      ws.on("open", () =>
+        ws.send(
+          JSON.stringify({
+            channel: "shell",
+            header: {
+              msg_id: msgId,
+              msg_type: "execute_request",
+              session: randomUUID(),
+              username: "",
+              version: "5.3",
+              date: new Date().toISOString(),
+            },
+            parent_header: {},
+            metadata: {},
+            content: { code, silent: false, store_history: false, user_expressions: {}, allow_stdin: false },
+          }),
+        ),
+      );
+      ws.on("message", (data) => {
+        const msg = JSON.parse(data.toString()) as {
+          channel: string;
+          msg_type: string;
+          parent_header: { msg_id?: string };
+          content: {
+            name?: string;
+            text?: string;
+            execution_state?: string;
+            ename?: string;
+            evalue?: string;
+            traceback?: string[];
+          };
+        };
+        if (msg.parent_header.msg_id !== msgId) return;
+        const c = msg.content;
+        // outputs come on iopub; its "idle" status for this request comes after all of them
+        if (msg.msg_type === "stream" && c.name === "stdout") out += c.text ?? "";
+        if (msg.msg_type === "error") error = `${c.ename}: ${c.evalue}\n${(c.traceback ?? []).join("\n")}`;
+        if (msg.msg_type === "status" && c.execution_state === "idle")
+          done(() => (error ? reject(new Error(error)) : resolve(out)));
+      });
+    });
+  } finally {
+    await b.request(`${serverPath}api/kernels/${kernel}`, { method: "DELETE" });
+  }
 }

@@ -20,7 +20,13 @@ export function hubSettings(overrides: Record<string, unknown>): HubConfig {
 }
 
 /** The firstuse settings the boot test and the local e2e share (one image for both). */
-export const FIRSTUSE = { authenticator: "firstuse", memoryLimit: "1G", idleTimeoutSeconds: 1800, installR: true };
+export const FIRSTUSE = {
+  authenticator: "firstuse",
+  memoryLimit: "1G",
+  cpuLimit: 1,
+  idleTimeoutSeconds: 1800,
+  installR: true,
+};
 
 /** Builds (or finds cached) the image for these hub settings; returns its path. */
 export function hubImage(hub: HubConfig): string {
