@@ -291,6 +291,14 @@ export function loadConfig(opts: LoadOptions = {}): StackConfig {
     const bad = local.forwardPorts.filter((p) => p.split(":").some((n) => Number(n) < 1 || Number(n) > 65535));
     if (bad.length)
       problems.push(`${PROJECT}:local.forwardPorts: ${show(bad)} has a port outside 1-65535; use ports 1-65535`);
+    if (local.dataDiskGb > 0 && local.provider !== "qemu")
+      problems.push(
+        `${PROJECT}:local.dataDiskGb: ${local.dataDiskGb} needs local.provider qemu (the vagrant-libvirt runner has no data disk yet); set local.provider: qemu, or dataDiskGb: 0`,
+      );
+    if (local.dataDiskGb > 0 && local.dataDir)
+      problems.push(
+        `${PROJECT}:local.dataDir: ${show(local.dataDir)} and local.dataDiskGb (${local.dataDiskGb}) would both be /srv/data; keep users' data on the data disk (remove dataDir) or in the host folder (dataDiskGb: 0)`,
+      );
     if (local.provider === "vagrant-libvirt" && /^192\.168\.121\./.test(local.ip))
       problems.push(
         `${PROJECT}:local.ip: ${show(local.ip)} is in 192.168.121.0/24, vagrant-libvirt's management network; pick an address in another private range (e.g. 192.168.56.10)`,

@@ -7,8 +7,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { LocalStackConfig } from "../../config";
 import { stackUserData } from "../../cloud-init/render";
 import { Artifact, PipelineOutputs } from "../outputs";
+import { LocalDataDisk } from "./data-disk";
 import { LocalVm } from "./local-vm";
 import { localPreflight } from "./preflight";
+import { DATA_DISK_DEVICE } from "./settings";
 
 /** The same first-boot user-data as a cloud server's (cloud-init/render.ts), for the local VM (NoCloud seed). */
 function localUserData(cfg: LocalStackConfig, password: pulumi.Output<string>): pulumi.Output<string> {
@@ -16,7 +18,9 @@ function localUserData(cfg: LocalStackConfig, password: pulumi.Output<string>): 
   const hub = { ...cfg.hub, dnsName: "", letsencryptEmail: "" };
   // qemu shares dataDir under a fixed 9p tag that cloud-init mounts; Vagrant mounts its synced folder itself
   const localDataShare = Boolean(cfg.local.dataDir) && cfg.local.provider === "qemu";
-  return password.apply((pw) => stackUserData(hub, pw, `${cfg.project}/${cfg.stack}`, { localDataShare }));
+  // the data disk takes the cloud volume's path: formatted when blank, /home and /srv/data kept on it
+  const dataVolume = cfg.local.dataDiskGb > 0 ? { device: DATA_DISK_DEVICE } : undefined;
+  return password.apply((pw) => stackUserData(hub, pw, `${cfg.project}/${cfg.stack}`, { localDataShare, dataVolume }));
 }
 
 /** Deploys the stack as a VM on this machine; `build` runs the image build (after the preflight passed). */
@@ -28,6 +32,17 @@ export async function deployLocal(
   if (opts.hostChecks) localPreflight(cfg);
   const artifact = build();
   if (!artifact) throw new Error("target local needs a built image or image.file");
+  const name = `jupyterhub-${cfg.stack}`;
+  const dataDisk =
+    cfg.local.dataDiskGb > 0
+      ? new LocalDataDisk("local", {
+          vmName: name,
+          sizeGb: cfg.local.dataDiskGb,
+          keep: cfg.local.keepDataDisk,
+          buildDir: cfg.buildDir,
+          cacheDir: cfg.cacheDir,
+        })
+      : undefined;
   const vm = new LocalVm("local", {
     image: artifact,
     provider: cfg.local.provider,
@@ -42,7 +57,8 @@ export async function deployLocal(
     hubPath: cfg.hub.baseUrl,
     waitForHub: cfg.local.waitForHub,
     readyTimeoutSec: cfg.local.readyTimeoutSeconds,
-    name: `jupyterhub-${cfg.stack}`,
+    name,
+    dataDisk: dataDisk?.path,
     userData: cfg.adminPassword ? pulumi.secret(localUserData(cfg, cfg.adminPassword)) : undefined,
     buildDir: cfg.buildDir,
     cacheDir: cfg.cacheDir,

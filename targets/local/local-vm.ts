@@ -5,7 +5,7 @@
  *   on libvirt; login only with a per-VM key made by the driver (never in the image, never in the state); an
  *   optional private IP; `dataDir` as a 9p synced folder at /srv/data.
  * - `qemu` (qemu.ts): a qcow2 overlay on the cached image, QEMU user networking; `dataDir` as the 9p tag `jhvm-data`
- *   (mounted at /srv/data by cloud-init).
+ *   (mounted at /srv/data by cloud-init); the data disk (data-disk.ts), when there is one, as a second virtio disk.
  * Either way the hub is on http://127.0.0.1:<httpPort>/ (forwarded to the guest's port 80, plus `forwardPorts`).
  * `pulumi destroy` removes the VM, its box and box volume (Vagrant) and its directory; the image stays cached.
  */
@@ -31,6 +31,8 @@ export interface LocalVmArgs
   readonly forwardPorts: readonly string[];
   /** #cloud-config for the VM's first boot (NoCloud seed), secret; absent: none */
   readonly userData?: pulumi.Input<string>;
+  /** qemu: the persistent data disk's path (data-disk.ts); absent: none */
+  readonly dataDisk?: pulumi.Input<string>;
 }
 
 export class LocalVm extends pulumi.ComponentResource {
@@ -54,17 +56,18 @@ export class LocalVm extends pulumi.ComponentResource {
     };
     // Every VM setting replaces the VM (it is cheap to re-create from the box; users' data lives in dataDir). The
     // hub's path comes with the image (hub.baseUrl rebuilds it); how long create waits for the hub changes nothing.
+    // the data disk joins the VM's settings only when there is one, so VMs without one keep their key
     const key = pulumi
-      .output(args.image.sha256)
-      .apply((sha) => contentHash({ stage: "local-vm", v: 1, image: sha, vm }));
+      .all([args.image.sha256, args.dataDisk])
+      .apply(([sha, dataDisk]) => contentHash({ stage: "local-vm", v: 1, image: sha, vm: { ...vm, dataDisk } }));
     const { result } = runStage(
       `${name}-vm`,
       {
         stage: LOCAL_VM,
         key,
         settings: pulumi
-          .all([args.image.path, args.image.sha256, args.image.format, args.userData ?? ""])
-          .apply(([p, sha, format, userData]) => ({
+          .all([args.image.path, args.image.sha256, args.image.format, args.userData ?? "", args.dataDisk])
+          .apply(([p, sha, format, userData, dataDisk]) => ({
             imagePath: p,
             imageSha256: sha,
             imageFormat: format,
@@ -74,6 +77,7 @@ export class LocalVm extends pulumi.ComponentResource {
             waitForHub: args.waitForHub,
             readyTimeoutSec: args.readyTimeoutSec,
             ...vm,
+            dataDisk,
           })),
         // the VM is not a cache entry: delete always removes it
         dirs: { buildDir: args.buildDir, cacheDir: args.cacheDir, keepCache: false },

@@ -10,7 +10,8 @@
  *  3. `qemu-system-x86_64 -daemonize` with user-mode networking: only 127.0.0.1:<httpPort> (host) -> guest :80 is
  *     forwarded; no VNC (`-display none`); the serial console goes to console.log, the HMP monitor to a unix
  *     socket in the VM directory (used by delete for a clean `system_powerdown`); dataDir, when set, is shared as
- *     the 9p tag `jhvm-data` (the guest mounts it at /srv/data, see cloud-init).
+ *     the 9p tag `jhvm-data` (the guest mounts it at /srv/data, see cloud-init); the data disk, when set, is a
+ *     second virtio disk with serial `jhvm-data` (data-disk.ts; first boot formats it when blank and mounts it).
  *  `forwardPorts` add more 127.0.0.1:HOST -> guest forwards. `ip` does not apply to QEMU user networking (the hub
  *  is on 127.0.0.1:<httpPort>) and is ignored.
  * stop: `system_powerdown` through the monitor, a bounded wait, then SIGTERM/SIGKILL of the VM's QEMU (only a
@@ -23,7 +24,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { Stage, StageError, StageResult, pidAlive, sha256File, tail } from "../../stages/driver";
-import { CONSOLE_LOG, VmSettings } from "./settings";
+import { CONSOLE_LOG, DATA_DISK_SERIAL, VmSettings } from "./settings";
 
 export const DATA_TAG = "jhvm-data";
 const QEMU = process.env.JHVM_QEMU ?? "qemu-system-x86_64";
@@ -222,6 +223,10 @@ export function validate(s: VmSettings): void {
   if (!fs.existsSync(s.imagePath)) throw new StageError(`image ${s.imagePath} does not exist`);
   if (s.dataDir && !fs.statSync(s.dataDir, { throwIfNoEntry: false })?.isDirectory())
     throw new StageError(`local.dataDir ${s.dataDir} is not a directory`);
+  if (s.dataDisk && s.provider !== "qemu")
+    throw new StageError(`a data disk needs local.provider qemu (the vagrant-libvirt runner has none yet)`);
+  if (s.dataDisk && !fs.existsSync(s.dataDisk))
+    throw new StageError(`the data disk ${s.dataDisk} is missing (its resource made it: \`pulumi refresh\`, then up)`);
   if (s.accelerator === "kvm") {
     try {
       fs.accessSync("/dev/kvm", fs.constants.R_OK | fs.constants.W_OK);
@@ -304,6 +309,14 @@ export function qemuArgs(s: VmSettings, dir: string, seed: string | undefined, m
     `unix:${monitor},server=on,wait=off`,
   ];
   if (seed) args.push("-drive", `file=${seed},media=cdrom,format=raw,readonly=on`);
+  // the persistent data disk (data-disk.ts): the guest finds it by its serial, as /dev/disk/by-id/virtio-<serial>
+  if (s.dataDisk)
+    args.push(
+      "-drive",
+      `file=${path.resolve(s.dataDisk)},if=none,id=jhvmdata,format=qcow2,discard=unmap`,
+      "-device",
+      `virtio-blk-pci,drive=jhvmdata,serial=${DATA_DISK_SERIAL}`,
+    );
   if (s.dataDir)
     args.push(
       "-virtfs",
@@ -331,7 +344,8 @@ export async function qemuCreate(stage: Stage<VmSettings>, dir: string): Promise
   const fail = (msg: string) => new StageError(`${msg}\nlast lines of ${consoleLog}:\n${tail(consoleLog)}`);
   stage.log(
     `starting ${QEMU} (${s.accelerator}, ${s.memoryMb} MiB, ${s.cpus} CPU): http://127.0.0.1:${s.httpPort}/ -> guest :80` +
-      (s.dataDir ? `, ${s.dataDir} shared as ${DATA_TAG}` : ""),
+      (s.dataDir ? `, ${s.dataDir} shared as ${DATA_TAG}` : "") +
+      (s.dataDisk ? `, data disk ${s.dataDisk}` : ""),
   );
   try {
     await stage.run(QEMU, qemuArgs(s, dir, seed, monitor));

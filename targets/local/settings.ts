@@ -19,6 +19,8 @@ export interface LocalVmSettings {
   readonly forwardPorts?: readonly string[];
   /** host folder mounted at /srv/data in the guest; empty: none */
   readonly dataDir: string;
+  /** qemu: the persistent data disk (data-disk.ts), attached as a virtio disk with serial DATA_DISK_SERIAL; absent: none */
+  readonly dataDisk?: string;
   readonly memoryMb: number;
   readonly cpus: number;
   readonly name: string;
@@ -40,3 +42,19 @@ export type VmSettings = DriverSettings<LocalVmSettings>;
 export const CONSOLE_LOG = "console.log";
 
 export const LOCAL_VM = stageDef<LocalVmSettings>("local-vm", "targets/local/driver.ts");
+
+/** The local data disk's settings: what data-disk.ts writes and data-disk-driver.ts reads. */
+export interface LocalDataDiskSettings {
+  /** the qcow2, in <buildDir>/local-data/ (outside every VM directory) */
+  readonly path: string;
+  /** its size when it is made (GiB); an existing disk keeps its size */
+  readonly sizeGb: number;
+  /** false: delete removes the disk and the files on it */
+  readonly keep: boolean;
+}
+
+export const LOCAL_DATA_DISK = stageDef<LocalDataDiskSettings>("local-data-disk", "targets/local/data-disk-driver.ts");
+
+/** The virtio serial of the data disk: the guest sees it as /dev/disk/by-id/virtio-<serial> (at most 20 bytes). */
+export const DATA_DISK_SERIAL = "jhvm-data";
+export const DATA_DISK_DEVICE = `/dev/disk/by-id/virtio-${DATA_DISK_SERIAL}`;

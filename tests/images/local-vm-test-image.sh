@@ -4,7 +4,7 @@
 #  - mounts the NoCloud seed CD-ROM (label cidata) read-only at /mnt/seed,
 #  - mounts the 9p share `jhvm-data` (QEMU -virtfs, as targets/local/qemu.ts attaches dataDir) at /srv/data,
 #  - serves /srv/www on port 80 with `python3 -m http.server`: /index.html ("jhvm-test-web ok"),
-#    /seed/ -> the seed's files, /data/ -> the share;
+#    /seed/ -> the seed's files, /data/ -> the share, /mounts.txt -> the guest's /proc/mounts (every 2 s);
 # and Debian's cloud-init (NoCloud only), as the final image has: it applies the seed's user-data and vendor-data
 # (the Vagrant runner's per-VM login, targets/local/vagrant-libvirt.ts) at first boot.
 # So an HTTP GET through the VM's host port forward proves: the guest booted from the overlay, its network and the
@@ -82,7 +82,7 @@ for d in dev sys proc; do umount -l "$MNT/$d"; done
 printf 'datasource_list: [ NoCloud, None ]\n' >"$MNT/etc/cloud/cloud.cfg.d/90-jhvm-test.cfg"
 cat >"$MNT/usr/local/sbin/jhvm-test-web" <<'SH'
 #!/bin/sh
-# test image only: expose the seed and the 9p share over HTTP on port 80
+# test image only: expose the seed, the 9p share and the guest's mounts (refreshed every 2 s) over HTTP on port 80
 mkdir -p /srv/www /mnt/seed /srv/data
 for i in $(seq 1 30); do [ -b /dev/sr0 ] && break; sleep 1; done
 mount -o ro /dev/sr0 /mnt/seed || echo "jhvm-test-web: no seed cdrom" >&2
@@ -91,6 +91,7 @@ mount -t 9p -o trans=virtio,version=9p2000.L,nofail jhvm-data /srv/data || echo 
 ln -sfn /mnt/seed /srv/www/seed
 ln -sfn /srv/data /srv/www/data
 echo "jhvm-test-web ok" >/srv/www/index.html
+(while :; do cat /proc/mounts >/srv/www/.mounts && mv /srv/www/.mounts /srv/www/mounts.txt; sleep 2; done) &
 echo "jhvm-test-web: serving on port 80" >/dev/ttyS0 2>/dev/null || true
 exec /usr/bin/python3 -m http.server 80 --directory /srv/www
 SH

@@ -150,6 +150,23 @@ describe("cross-key rules and special cases", () => {
     await expectRejected({ local: { forwardPorts: ["99999:22"] } }, [], /local\.forwardPorts: .*outside 1-65535/);
   });
 
+  it("rejects a data disk with the vagrant-libvirt runner", async () => {
+    await expectRejected(
+      { local: { provider: "vagrant-libvirt", dataDiskGb: 10 } },
+      [],
+      /local\.dataDiskGb: 10 needs local\.provider qemu \(the vagrant-libvirt runner has no data disk yet\); set local\.provider: qemu, or dataDiskGb: 0/,
+    );
+  });
+
+  it("rejects a data disk together with a shared host folder (both would be /srv/data)", async () => {
+    const dataDir = tempDir();
+    await expectRejected(
+      { local: { provider: "qemu", dataDiskGb: 10, dataDir } },
+      [],
+      /local\.dataDir: ".*" and local\.dataDiskGb \(10\) would both be \/srv\/data; keep users' data on the data disk \(remove dataDir\) or in the host folder \(dataDiskGb: 0\)/,
+    );
+  });
+
   it("rejects a vagrant-libvirt private IP in the management network", async () => {
     await expectRejected(
       { local: { provider: "vagrant-libvirt", ip: "192.168.121.7" } },

@@ -53,6 +53,57 @@ async function genostack(overrides: Record<string, unknown> = {}, stack = "genos
   return runProgram(program, { config, secrets: ["adminPassword"], stack });
 }
 
+describe("local stack with a data disk (qemu runner)", () => {
+  let r: RunResult;
+  let d: Record<string, string>;
+  const run = (local: Record<string, unknown>) =>
+    runProgram(program, {
+      config: { ...stackFile("dev"), ...d, adminPassword: ADMIN_PW, local: { provider: "qemu", ...local } },
+      secrets: ["adminPassword"],
+      stack: "dev",
+    });
+  const settingsOf = (c: Registered) =>
+    JSON.parse(fs.readFileSync(path.resolve(c.inputs.environment.JHVM_SETTINGS), "utf8"));
+  beforeAll(async () => {
+    d = dirs();
+    r = await run({ dataDiskGb: 10 });
+  });
+
+  it("makes the disk its own resource, outside the VM directory, which the VM attaches and depends on", () => {
+    expect(r.ofType("jupyterhub-vm:local:LocalDataDisk")).toHaveLength(1);
+    const disk = cmdOf(r, "local-data-disk");
+    expect(disk.inputs.create).toBe("node node_modules/tsx/dist/cli.mjs targets/local/data-disk-driver.ts create");
+    expect(settingsOf(disk)).toMatchObject({
+      path: path.join(d.buildDir, "local-data", "jupyterhub-dev.qcow2"),
+      sizeGb: 10,
+      keep: true,
+    });
+    const vm = cmdOf(r, "local-vm");
+    expect(vm.deps).toContain(disk.urn);
+    expect(settingsOf(vm).dataDisk).toBe(`/cache/local-data-disk/${disk.inputs.environment.JHVM_KEY}/artifact`);
+  });
+
+  it("the first boot formats and mounts it by its serial, as the cloud volume (/home and /srv/data on it)", () => {
+    const ud: string = settingsOf(cmdOf(r, "local-vm")).userData;
+    expect(ud).toContain("device: /dev/disk/by-id/virtio-jhvm-data");
+    expect(ud).toContain("LABEL=jhvm-data");
+    expect(ud).toContain("mount --bind /srv/jhvm-data/home /home");
+    expect(ud).not.toContain(ADMIN_PW);
+  });
+
+  it("size and keep do not change the disk's key (a new key would make a new disk); the disk changes the VM's", async () => {
+    const diskKey = (x: RunResult) => cmdOf(x, "local-data-disk").inputs.environment.JHVM_KEY;
+    const vmKey = (x: RunResult) => cmdOf(x, "local-vm").inputs.environment.JHVM_KEY;
+    const other = await run({ dataDiskGb: 20, keepDataDisk: false });
+    expect(diskKey(other)).toBe(diskKey(r));
+    expect(settingsOf(cmdOf(other, "local-data-disk"))).toMatchObject({ sizeGb: 20, keep: false });
+    const none = await run({});
+    expect(none.ofType("jupyterhub-vm:local:LocalDataDisk")).toEqual([]);
+    expect(settingsOf(cmdOf(none, "local-vm")).dataDisk).toBeUndefined();
+    expect(vmKey(none)).not.toBe(vmKey(r));
+  });
+});
+
 describe("dev stack (local target)", () => {
   let r: RunResult;
   beforeAll(async () => {
