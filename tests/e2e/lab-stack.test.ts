@@ -101,7 +101,9 @@ afterAll(() => {
     for (const img of state().images) openstackCli("image", "delete", img.id);
     for (const vol of state().volumes) openstackCli("volume", "delete", "--force", vol.id);
   } finally {
-    if (startedLab) run("bash", [path.join(REPO, "testbed/openstack-lab/down.sh")], env, { allowFail: true });
+    // stopped, and its state directory removed (JHVM_KEEP_TEST_OUTPUT=1 keeps it, logs included, for a look)
+    const purge = process.env.JHVM_KEEP_TEST_OUTPUT === "1" ? [] : ["--purge"];
+    if (startedLab) run("bash", [path.join(REPO, "testbed/openstack-lab/down.sh"), ...purge], env, { allowFail: true });
   }
 });
 
