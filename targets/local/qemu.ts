@@ -295,8 +295,13 @@ export function qemuArgs(s: VmSettings, dir: string, seed: string | undefined, m
     String(s.memoryMb),
     "-smp",
     String(s.cpus),
+    // the root disk as an explicit device ahead of any other: QEMU creates `if=virtio` drives after the -device
+    // ones, which put a data disk first on the PCI bus, so the firmware booted the blank data disk (and the guest
+    // would have named it vda); bootindex makes the root disk the boot disk whatever else is attached
     "-drive",
-    `file=${path.join(dir, FILES.overlay)},if=virtio,format=qcow2`,
+    `file=${path.join(dir, FILES.overlay)},if=none,id=root,format=qcow2`,
+    "-device",
+    "virtio-blk-pci,drive=root,bootindex=0",
     "-netdev",
     `user,id=n0,${fwd}${s.restrictNetwork ? ",restrict=on" : ""}`,
     "-device",

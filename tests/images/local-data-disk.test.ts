@@ -78,11 +78,11 @@ const vmDriver = (action: "create" | "delete") => {
   return r;
 };
 
-/** The guest's mounts (its web unit's /mounts.txt) once `ready` holds for them, polled for up to 8 min. */
+/** The guest's mounts (its web unit's /mounts.txt) once `ready` holds for them, polled for up to 5 min. */
 async function guestMounts(ready: (mounts: string) => boolean): Promise<string> {
   const t0 = Date.now();
   let last = "";
-  while (Date.now() - t0 < 8 * MINUTE) {
+  while (Date.now() - t0 < 5 * MINUTE) {
     const r = await get(`http://127.0.0.1:${port}/mounts.txt`);
     if (r?.status === 200) {
       last = r.body;
@@ -195,9 +195,11 @@ describe("the local data disk (qemu runner, real guest)", () => {
       "utf8",
     );
     expect(cmd).toContain(`serial=${DATA_DISK_SERIAL}`);
-    const mounts = await guestMounts(hasDataDisk);
-    console.log(`guest mounts:\n${mounts}`);
-    vmDriver("delete");
+    try {
+      console.log(`guest mounts:\n${await guestMounts(hasDataDisk)}`);
+    } finally {
+      vmDriver("delete");
+    }
     expect(fs.existsSync(diskFile)).toBe(true); // deleting the VM never touches the disk
     const { fields, value } = onDiskCopy((mnt) => fs.readdirSync(mnt).sort());
     expect(fields).toMatchObject({ TYPE: "ext4", LABEL: "jhvm-data" });
@@ -210,9 +212,12 @@ describe("the local data disk (qemu runner, real guest)", () => {
     const text = `written between the two VMs ${randomBytes(6).toString("hex")}\n`;
     onDiskCopy((mnt) => fs.writeFileSync(path.join(mnt, "data", "marker.txt"), text), true);
     vmDriver("create");
-    await guestMounts(hasDataDisk);
-    expect(await get(`http://127.0.0.1:${port}/data/marker.txt`)).toEqual({ status: 200, body: text });
-    vmDriver("delete");
+    try {
+      await guestMounts(hasDataDisk);
+      expect(await get(`http://127.0.0.1:${port}/data/marker.txt`)).toEqual({ status: 200, body: text });
+    } finally {
+      vmDriver("delete");
+    }
     expect(onDiskCopy(() => undefined).fields.UUID).toBe(uuid);
   });
 
