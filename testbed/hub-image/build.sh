@@ -38,7 +38,8 @@ die() { log "ERROR: $*"; exit 1; }
 command -v ansible-playbook >/dev/null || die "ansible-playbook not found (apt-get install ansible)"
 
 tree_hash() { (cd "$1" && find . -type f ! -name '*.pyc' ! -name '*.md' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16; }
-BASE_KEY="$({ tree_hash "$HERE"; sha256sum "$REPO/tests/images/debian12-qcow2.sh" "$TLJH_ARCHIVE"; } | sha256sum | cut -c1-16)"
+# contents only, never paths: a clone elsewhere (CI's) finds the same cached images
+BASE_KEY="$({ tree_hash "$HERE"; sha256sum <"$REPO/tests/images/debian12-qcow2.sh"; sha256sum <"$TLJH_ARCHIVE"; } | sha256sum | cut -c1-16)"
 BASE="$CACHE_DIR/hub-base-$BASE_KEY.raw"
 KEY="$({ echo "$BASE_KEY"; tree_hash "$REPO/ansible"; /usr/bin/python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])), sort_keys=True))' "$VARS"; } | sha256sum | cut -c1-16)"
 OUT="$CACHE_DIR/hub-$KEY.qcow2"
