@@ -2,12 +2,19 @@
  * What every test folder shares: the repository root and scratch directories. Test infrastructure that is not a
  * test (the test OpenStack, the private libvirt, the stand-in `command` provider) lives in ../testbed/.
  */
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import type { DriverSettings } from "../stages/contract";
 import type { BaseBoxSettings } from "../stages/base-box/settings";
+
+/** Runs a command to its end: exit code (-1 when killed), stdout, stderr; `env` adds to this process's. */
+export function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(cmd, args, { encoding: "utf8", env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
+  return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
 
 /** The repository root. */
 export const REPO = path.resolve(__dirname, "..");
@@ -21,6 +28,12 @@ export function tempDir(prefix = "jhvm-test-", base = os.tmpdir()): string {
   const g = globalThis as { __jhvmTempDirs?: string[] };
   (g.__jhvmTempDirs ??= []).push(dir);
   return dir;
+}
+
+/** Takes `dir` (made by tempDir) off the removal list: what a test keeps on purpose (e.g. JHVM_KEEP_HUB's VMs). */
+export function keepTempDir(dir: string): void {
+  const g = globalThis as { __jhvmTempDirs?: string[] };
+  g.__jhvmTempDirs = (g.__jhvmTempDirs ?? []).filter((d) => d !== dir);
 }
 
 /** A TCP port on 127.0.0.1 that nothing listens on right now (for a test VM's forward). */

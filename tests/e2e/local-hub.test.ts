@@ -83,7 +83,6 @@ afterAll(() => {
   pulumi(["stack", "rm", "--yes", "--force"], { allowFail: true });
   fs.rmSync(path.join(REPO, `Pulumi.${STACK}.yaml`), { force: true });
   for (const pid of qemuProcessesIn(work)) process.kill(pid, "SIGKILL");
-  fs.rmSync(work, { recursive: true, force: true });
 });
 
 describe("pulumi up of a local stack gives a hub the admin logs in to; destroy removes it", () => {

@@ -135,7 +135,6 @@ afterAll(() => {
     pulumi(["stack", "rm", "--yes", "--force"], { allowFail: true });
     fs.rmSync(path.join(REPO, `Pulumi.${STACK}.yaml`), { force: true });
   }
-  if (work) fs.rmSync(work, { recursive: true, force: true });
   if (lab) execFileSync("bash", [path.join(REPO, "testbed/libvirt/down.sh")], { stdio: "inherit" });
 });
 

@@ -13,13 +13,13 @@
 // baked by the tljh role), each boots once, the three side by side (JHVM_HUB_ONLY=native,pam boots only those).
 // On a failed check the guest's first-boot log and journal are printed.
 // Needs root, QEMU, xorriso, ansible-playbook, Debian's mirror and PyPI (first image build ~2 min; then cached).
-import { spawn, spawnSync } from "child_process";
+import { spawn } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { stackUserData } from "../../cloud-init/render";
 import { sha256FileSync } from "../../stages/file-hash";
-import { REPO, freePort, tempDir } from "../support";
+import { REPO, freePort, keepTempDir, sh, tempDir } from "../support";
 import { Browser } from "./browser";
 import { expectLoginRefused, loggedInAdmin } from "./checks";
 import { hubImage, hubSettings } from "./hub-image";
@@ -30,13 +30,10 @@ const TSX = path.join(REPO, "node_modules/tsx/dist/cli.mjs");
 const PASSWORD = `Hub-${randomBytes(9).toString("base64url")}`;
 const READY_TIMEOUT_S = Number(process.env.JHVM_HUB_READY_TIMEOUT ?? "1200");
 
-function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(cmd, args, { encoding: "utf8", env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
-  return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-}
-
 interface Hub {
   readonly url: string;
+  /** the VM's scratch directory (settings, VM directory) */
+  readonly dir: string;
   readonly port: number;
   readonly startedIn: number;
   readonly stop: () => void;
@@ -144,6 +141,7 @@ async function bootHub(name: string, hubOverrides: Record<string, unknown>): Pro
       const result = JSON.parse(r.stdout.trim().split("\n").pop() as string) as { hubUrl: string };
       return {
         url: result.hubUrl,
+        dir: work,
         port,
         startedIn,
         console: () => (fs.existsSync(consoleLog) ? fs.readFileSync(consoleLog, "utf8").slice(-4000) : ""),
@@ -151,7 +149,6 @@ async function bootHub(name: string, hubOverrides: Record<string, unknown>): Pro
         stop: () => {
           const d = sh(process.execPath, [TSX, path.join(REPO, "targets/local/driver.ts"), "delete"], driverEnv);
           if (d.code !== 0) console.log(`[${name}] delete failed:\n${d.stderr}`);
-          fs.rmSync(work, { recursive: true, force: true });
         },
       };
     },
@@ -214,8 +211,11 @@ function finish(hub: Hub | undefined): void {
   if (!hub || finished.has(hub)) return;
   finished.add(hub);
   if (failing.has(hub)) console.log(`guest logs (${hub.url}):\n${hub.guestLogs()}`);
-  if (process.env.JHVM_KEEP_HUB) console.log(`kept ${hub.url}`);
-  else hub.stop();
+  if (process.env.JHVM_KEEP_HUB) {
+    // the VM runs from its directory: kept too (the leftover check then names it)
+    keepTempDir(hub.dir);
+    console.log(`kept ${hub.url} (${hub.dir})`);
+  } else hub.stop();
 }
 
 const base = (hub: Hub) => new URL(hub.url).pathname;

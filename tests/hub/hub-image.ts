@@ -30,23 +30,15 @@ export const FIRSTUSE = {
 
 /** Builds (or finds cached) the image for these hub settings; returns its path. */
 export function hubImage(hub: HubConfig): string {
-  const dir = tempDir("jhvm-hub-vars-");
-  try {
-    const varsFile = path.join(dir, "vars.json");
-    fs.writeFileSync(
-      varsFile,
-      JSON.stringify(ansibleVars({ image: defaults("image") as unknown as ImageConfig, hub })),
-    );
-    const t0 = Date.now();
-    const r = spawnSync("bash", [path.join(REPO, "testbed/hub-image/build.sh"), varsFile], {
-      encoding: "utf8",
-      maxBuffer: 64 << 20,
-    });
-    if (r.status !== 0) throw new Error(`hub image build failed:\n${(r.stderr ?? "").slice(-6000)}`);
-    const image = r.stdout.trim().split("\n").pop() as string;
-    console.log(`hub image (${hub.authenticator}) ${image} ready in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-    return image;
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  const varsFile = path.join(tempDir("jhvm-hub-vars-"), "vars.json");
+  fs.writeFileSync(varsFile, JSON.stringify(ansibleVars({ image: defaults("image") as unknown as ImageConfig, hub })));
+  const t0 = Date.now();
+  const r = spawnSync("bash", [path.join(REPO, "testbed/hub-image/build.sh"), varsFile], {
+    encoding: "utf8",
+    maxBuffer: 64 << 20,
+  });
+  if (r.status !== 0) throw new Error(`hub image build failed:\n${(r.stderr ?? "").slice(-6000)}`);
+  const image = r.stdout.trim().split("\n").pop() as string;
+  console.log(`hub image (${hub.authenticator}) ${image} ready in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  return image;
 }

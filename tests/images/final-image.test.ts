@@ -28,7 +28,6 @@ import { tempDir } from "../support";
 const MINUTE = 60_000;
 jest.setTimeout(45 * MINUTE);
 
-const keep = process.env.JHVM_KEEP_TEST_OUTPUT === "1";
 const USER = "builder";
 const DISK_GB = 4;
 const TSX = path.join(REPO, "node_modules/tsx/dist/cli.mjs");
@@ -66,7 +65,6 @@ interface DriverRun {
   secretInPs: string[];
 }
 
-/** Runs the driver as the Command resource does, sampling `ps` for the password on any command line. */
 /**
  * How long the driver may run before the test stops it (its process group: Packer, QEMU, Ansible) and fails: ~3x
  * its usual 8 min here. A build VM paused by QEMU on a full disk (ENOSPC) once made Packer wait with no end, which
@@ -74,6 +72,7 @@ interface DriverRun {
  */
 const DRIVER_LIMIT_MS = 25 * MINUTE;
 
+/** Runs the driver as the Command resource does, sampling `ps` for the password on any command line. */
 function runDriver(settingsFile: string, key: string, env: NodeJS.ProcessEnv, secret: string): Promise<DriverRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [TSX, path.join(REPO, "stages/final-image/driver.ts"), "create"], {
@@ -173,7 +172,6 @@ describe("FinalImage driver, real run (Packer qemu/TCG + Ansible + sysprep + qem
   });
 
   afterAll(() => {
-    if (work && !keep) fs.rmSync(work, { recursive: true, force: true });
     const s = (ms?: number) => (ms === undefined ? "n/a" : `${Math.round(ms / 1000)} s`);
     console.log(
       `final-image test timings: base box ${s(t.baseBox)}, negative hygiene check ${s(t.negative)}, ` +

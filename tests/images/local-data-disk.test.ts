@@ -9,7 +9,6 @@
 // unit serves /srv/data as /data/ and the guest's /proc/mounts as /mounts.txt), not the hub image: the hub's own
 // first boot on a data disk is the next step (what a user's identity consists of must live there too).
 // Needs root (loop devices), QEMU and xorriso (tests/images/install-deps.sh).
-import { spawnSync } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -17,18 +16,13 @@ import { stackUserData } from "../../cloud-init/render";
 import { sha256FileSync } from "../../stages/file-hash";
 import { DATA_DISK_DEVICE, DATA_DISK_SERIAL } from "../../targets/local/settings";
 import { hubSettings } from "../hub/hub-image";
-import { REPO, freePort, tempDir } from "../support";
+import { REPO, freePort, sh, tempDir } from "../support";
 
 const MINUTE = 60_000;
 jest.setTimeout(20 * MINUTE);
 
 const TSX = path.join(REPO, "node_modules/tsx/dist/cli.mjs");
 const GIB = 1024 ** 3;
-
-function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(cmd, args, { encoding: "utf8", env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
-  return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-}
 
 async function get(url: string): Promise<{ status: number; body: string } | undefined> {
   try {

@@ -26,7 +26,6 @@ const MINUTE = 60_000;
 jest.setTimeout(20 * MINUTE);
 
 const TSX = path.join(REPO, "node_modules/tsx/dist/cli.mjs");
-const keep = process.env.JHVM_KEEP_TEST_OUTPUT === "1";
 const BOOT_TIMEOUT_S = Number(process.env.JHVM_LOCAL_VM_BOOT_TIMEOUT ?? "360");
 
 function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -133,8 +132,6 @@ describe("targets/local/driver.ts: the final image as a local QEMU VM", () => {
 
   afterAll(() => {
     if (created && fs.existsSync(vmDir)) driver("delete");
-    if (tmp && !keep) fs.rmSync(tmp, { recursive: true, force: true });
-    else if (tmp) console.log(`kept ${tmp}`);
   });
 
   test("create starts the VM on an overlay with the seed, the share and a 127.0.0.1-only forward", async () => {

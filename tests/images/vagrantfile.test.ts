@@ -11,7 +11,6 @@ import { tempDir } from "../support";
 
 const tricky = `/data/it's a "dir" \\ with #{ENV['HOME']} and spaces`;
 const dir = tempDir("jhvm-vf-");
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 function ruby(args: string[], input?: string) {
   const r = spawnSync("ruby", args, { encoding: "utf8", input });

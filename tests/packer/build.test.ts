@@ -16,12 +16,7 @@ import { tempDir } from "../support";
 const MINUTE = 60_000;
 jest.setTimeout(60 * MINUTE);
 
-const keep = process.env.JHVM_KEEP_TEST_OUTPUT === "1";
-let work = "";
-
-afterAll(() => {
-  if (work && !keep) fs.rmSync(work, { recursive: true, force: true });
-});
+let work = ""; // removed after the file (tests/support.ts tempDir; JHVM_KEEP_TEST_OUTPUT=1 keeps it)
 
 function sha256File(file: string): Promise<string> {
   return new Promise((resolve, reject) => {

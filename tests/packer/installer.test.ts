@@ -21,10 +21,7 @@ import { tempDir } from "../support";
 const MINUTE = 60_000;
 jest.setTimeout(20 * MINUTE);
 
-let work = "";
-afterAll(() => {
-  if (work && process.env.JHVM_KEEP_TEST_OUTPUT !== "1") fs.rmSync(work, { recursive: true, force: true });
-});
+let work = ""; // removed after the file (tests/support.ts tempDir; JHVM_KEEP_TEST_OUTPUT=1 keeps it)
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
