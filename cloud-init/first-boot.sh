@@ -33,14 +33,34 @@ fi
 # 2. Per-instance secrets: the image carries none (sysprep removed them); JupyterHub makes new ones when absent.
 rm -f /opt/tljh/state/jupyterhub_cookie_secret /opt/tljh/state/jupyterhub.sqlite
 
-# 3. Admin user with its password set now, so nobody can claim the admin account first.
+# 3. Users' identity. Without a data volume: the hub's database and the authenticator's passwords in TLJH's state
+# folder on this server's disk. With one: on the volume, with the accounts TLJH created (restored here, before the
+# hub starts, and saved on every change), so a replaced server keeps every user's name, password, UID and files.
+# The cookie secret and the proxy's secret stay per server.
+HUB_STATE=/opt/tljh/state
+if [ -n "${DATA_VOLUME:-}" ]; then
+  mountpoint -q "$DATA_VOLUME" || fail "the data volume is not mounted on $DATA_VOLUME"
+  HUB_STATE="$DATA_VOLUME/hub"
+  install -d -m 0700 "$HUB_STATE" || fail "cannot make $HUB_STATE"
+  JHVM_DATA_VOLUME="$DATA_VOLUME" /usr/local/sbin/jupyterhub-vm-identity restore ||
+    fail "cannot restore the users' accounts from $DATA_VOLUME/identity"
+  HUB_DATA_CONFIG=/opt/tljh/config/jupyterhub_config.d/jupyterhub-vm-data-volume.py
+  {
+    echo "# Written by jupyterhub-vm's first boot: the users' hub records and passwords live on the data volume."
+    echo "c.JupyterHub.db_url = \"sqlite:///$HUB_STATE/jupyterhub.sqlite\""
+    echo "c.FirstUseAuthenticator.dbm_path = \"$HUB_STATE/passwords.dbm\""
+  } >"$HUB_DATA_CONFIG" && chmod 0600 "$HUB_DATA_CONFIG" || fail "cannot write $HUB_DATA_CONFIG"
+  systemctl enable --now jupyterhub-vm-identity.path || fail "cannot enable jupyterhub-vm-identity.path"
+fi
+
+# 4. Admin user with its password set now, so nobody can claim the admin account first.
 "$TLJH_CONFIG" add-item users.admin "$ADMIN_USER" || fail "tljh-config add-item users.admin"
 case "$AUTHENTICATOR" in
   firstuse)
-    "$HUB_PY" - "$ADMIN_USER" "$ADMIN_PASSWORD_HASH" <<'PY' || fail "cannot set the admin password (firstuse)"
+    "$HUB_PY" - "$ADMIN_USER" "$ADMIN_PASSWORD_HASH" "$HUB_STATE/passwords.dbm" <<'PY' || fail "cannot set the admin password (firstuse)"
 import dbm, sys
-user, hashed = sys.argv[1], sys.argv[2]
-with dbm.open("/opt/tljh/state/passwords.dbm", "c", 0o600) as db:
+user, hashed, path = sys.argv[1:]
+with dbm.open(path, "c", 0o600) as db:
     db[user] = hashed.encode()
 PY
     ;;
@@ -54,15 +74,20 @@ PY
     # NativeAuthenticator keeps users in the hub's database: seed it before the hub first starts, with JupyterHub's
     # own schema (current version, so the unit's --upgrade-db has nothing to do) and NativeAuthenticator's own model,
     # so nobody can sign up as the admin in between
-    "$HUB_PY" - "$ADMIN_USER" "$ADMIN_PASSWORD_HASH" <<'PY' || fail "cannot set the admin password (native)"
+    # (a database kept on the data volume by an older JupyterHub is upgraded first, as the unit's --upgrade-db would)
+    "$HUB_PY" - "$ADMIN_USER" "$ADMIN_PASSWORD_HASH" "$HUB_STATE/jupyterhub.sqlite" <<'PY' || fail "cannot set the admin password (native)"
 import sys
-from jupyterhub import orm
+from jupyterhub import dbutil, orm
 from nativeauthenticator.orm import Base, UserInfo
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
-user, hashed = sys.argv[1], sys.argv[2]
-url = "sqlite:////opt/tljh/state/jupyterhub.sqlite"
-orm.new_session_factory(url)
+user, hashed, path = sys.argv[1:]
+url = "sqlite:///" + path
+try:
+    orm.new_session_factory(url)
+except orm.DatabaseSchemaMismatch:
+    dbutil.upgrade(url)
+    orm.new_session_factory(url)
 engine = create_engine(url)
 Base.metadata.create_all(engine)
 db = sessionmaker(bind=engine)()
@@ -74,7 +99,7 @@ PY
   tmp) ;;
 esac
 
-# 4. Public URL and HTTPS.
+# 5. Public URL and HTTPS.
 if [ -n "${DNS_NAME:-}" ] && [ -n "${LETSENCRYPT_EMAIL:-}" ]; then
   "$TLJH_CONFIG" set https.enabled true || fail "tljh-config https.enabled"
   "$TLJH_CONFIG" set https.letsencrypt.email "$LETSENCRYPT_EMAIL" || fail "tljh-config letsencrypt.email"
@@ -87,11 +112,15 @@ fi
 "$TLJH_CONFIG" reload hub || fail "tljh-config reload hub"
 systemctl enable jupyterhub.service || fail "cannot enable jupyterhub.service"
 
-# 5. Ready: the hub answers.
+# 6. Ready: the hub answers.
 for _ in $(seq 1 60); do
   curl -fsS -o /dev/null "http://127.0.0.1${BASE_URL%/}/hub/api" && break
   sleep 5
 done
 curl -fsS -o /dev/null "http://127.0.0.1${BASE_URL%/}/hub/api" || fail "the hub does not answer on ${BASE_URL%/}/hub/api"
+if [ -n "${DATA_VOLUME:-}" ]; then
+  JHVM_DATA_VOLUME="$DATA_VOLUME" /usr/local/sbin/jupyterhub-vm-identity save ||
+    fail "cannot save the users' accounts to $DATA_VOLUME/identity"
+fi
 rm -f "$MOTD"
 say "done $(date -Is): the hub answers on ${BASE_URL%/}/hub/api"

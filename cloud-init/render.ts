@@ -11,6 +11,35 @@ import * as yaml from "js-yaml";
 import type { HubConfig } from "../config";
 
 export const FIRST_BOOT_SCRIPT = path.join(__dirname, "first-boot.sh");
+/** Saves (on every change) and restores (at a new server's first boot) the hub users' accounts on the data volume. */
+export const IDENTITY_SCRIPT = path.join(__dirname, "identity.sh");
+/** Where the data volume is mounted; /home, /srv/data and the hub's user records live on it. */
+export const DATA_VOLUME_DIR = "/srv/jhvm-data";
+
+/** What runs the identity script's save when the account files change (a burst of useradd/gpasswd is one save). */
+const IDENTITY_UNITS = {
+  "/etc/systemd/system/jupyterhub-vm-identity.service": `[Unit]
+Description=Save the hub users' accounts to the data volume (jupyterhub-vm)
+RequiresMountsFor=${DATA_VOLUME_DIR}
+
+[Service]
+Type=oneshot
+ExecStartPre=/bin/sleep 2
+ExecStart=/usr/local/sbin/jupyterhub-vm-identity save
+`,
+  "/etc/systemd/system/jupyterhub-vm-identity.path": `[Unit]
+Description=Save the hub users' accounts to the data volume when they change (jupyterhub-vm)
+
+[Path]
+PathChanged=/etc/passwd
+PathChanged=/etc/group
+PathChanged=/etc/shadow
+PathChanged=/etc/gshadow
+
+[Install]
+WantedBy=paths.target
+`,
+};
 
 export interface UserDataArgs {
   readonly hostname: string;
@@ -21,7 +50,10 @@ export interface UserDataArgs {
   readonly adminUser: string;
   /** bcrypt hash (see `adminPasswordHash`) */
   readonly adminPasswordHash: string;
-  /** persistent data volume, mounted on /srv/jhvm-data with /home and /srv/data inside */
+  /**
+   * persistent data volume, mounted on /srv/jhvm-data: /home and /srv/data inside, and the users' identity (the hub's
+   * database, the FirstUse passwords, the accounts TLJH creates) so that a replaced server keeps them
+   */
   readonly dataVolume?: { readonly device: string };
   /** local target: the host folder shared by QEMU as 9p tag `jhvm-data`, mounted on /srv/data */
   readonly localDataShare?: boolean;
@@ -52,6 +84,7 @@ export function renderUserData(a: UserDataArgs): string {
     `DNS_NAME=${shellValue(a.dnsName)}`,
     `LETSENCRYPT_EMAIL=${shellValue(a.letsencryptEmail)}`,
     `BASE_URL=${shellValue(a.baseUrl)}`,
+    ...(a.dataVolume ? [`DATA_VOLUME=${shellValue(DATA_VOLUME_DIR)}`] : []),
   ].join("\n");
   const config: Record<string, unknown> = {
     hostname: a.hostname,
@@ -76,8 +109,22 @@ export function renderUserData(a: UserDataArgs): string {
   if (a.dataVolume) {
     // Formatted only when it has no file system (overwrite: false): an existing volume keeps its data.
     config.fs_setup = [{ label: "jhvm-data", filesystem: "ext4", device: a.dataVolume.device, overwrite: false }];
+    (config.write_files as unknown[]).push(
+      {
+        path: "/usr/local/sbin/jupyterhub-vm-identity",
+        permissions: "0700",
+        owner: "root:root",
+        content: fs.readFileSync(IDENTITY_SCRIPT, "utf8"),
+      },
+      ...Object.entries(IDENTITY_UNITS).map(([p, content]) => ({
+        path: p,
+        permissions: "0644",
+        owner: "root:root",
+        content,
+      })),
+    );
     config.mounts = [
-      ["LABEL=jhvm-data", "/srv/jhvm-data", "ext4", "defaults,nofail,x-systemd.device-timeout=60", "0", "2"],
+      ["LABEL=jhvm-data", DATA_VOLUME_DIR, "ext4", "defaults,nofail,x-systemd.device-timeout=60", "0", "2"],
     ];
     config.bootcmd = [["mkdir", "-p", "/srv/jhvm-data"]];
     (config.runcmd as unknown[]).unshift([

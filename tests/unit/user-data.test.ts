@@ -47,6 +47,34 @@ describe("user-data", () => {
     expect(doc.mounts[0][1]).toBe("/srv/jhvm-data");
   });
 
+  it("with a data volume: the identity script and its save units, and DATA_VOLUME for the first boot", () => {
+    const doc = yaml.load(renderUserData({ ...BASE, dataVolume: { device: "/dev/vdb" } })) as any;
+    const files = Object.fromEntries(doc.write_files.map((f: any) => [f.path, f]));
+    expect(files["/usr/local/sbin/jupyterhub-vm-identity"]).toMatchObject({ permissions: "0700", owner: "root:root" });
+    expect(files["/etc/systemd/system/jupyterhub-vm-identity.path"].content).toContain("PathChanged=/etc/passwd");
+    expect(files["/etc/systemd/system/jupyterhub-vm-identity.service"].content).toContain(
+      "ExecStart=/usr/local/sbin/jupyterhub-vm-identity save",
+    );
+    expect(files["/etc/jupyterhub-vm/first-boot.env"].content).toContain("DATA_VOLUME='/srv/jhvm-data'");
+    // without one, none of it: the hub keeps its records in TLJH's state folder
+    const plain = yaml.load(renderUserData(BASE)) as any;
+    expect(plain.write_files.map((f: any) => f.path)).toEqual([
+      "/etc/jupyterhub-vm/first-boot.env",
+      "/usr/local/sbin/jupyterhub-vm-first-boot",
+    ]);
+    expect(plain.write_files[0].content).not.toContain("DATA_VOLUME");
+  });
+
+  it("stays under Nova's 64 KiB user_data limit (base64), with every option", () => {
+    const text = renderUserData({
+      ...BASE,
+      dnsName: "hub.example.org",
+      letsencryptEmail: "ops@example.org",
+      dataVolume: { device: "/dev/disk/by-id/virtio-0123456789abcdef0123" },
+    });
+    expect(Buffer.from(text).toString("base64").length).toBeLessThan(65535);
+  });
+
   it("hashes the admin password deterministically per stack, verifiably, never in clear", () => {
     const a = adminPasswordHash("pw-one-is-long", "p/s1");
     expect(adminPasswordHash("pw-one-is-long", "p/s1")).toBe(a);
