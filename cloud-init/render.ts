@@ -41,6 +41,12 @@ WantedBy=paths.target
 `,
 };
 
+/**
+ * Where a cloud volume appears in a KVM server: the virtio disk's serial is the volume's ID, which udev's by-id link
+ * cuts to 20 characters.
+ */
+export const cloudVolumeDevice = (volumeId: string) => `/dev/disk/by-id/virtio-${volumeId.slice(0, 20)}`;
+
 export interface UserDataArgs {
   readonly hostname: string;
   readonly dnsName: string;

@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 import * as command from "@pulumi/command";
-import { HubUserData, stackUserData } from "../../cloud-init/render";
+import { HubUserData, cloudVolumeDevice, stackUserData } from "../../cloud-init/render";
 
 export interface JupyterHubServerArgs {
   readonly serverName: string;
@@ -98,7 +98,7 @@ export class JupyterHubServer extends pulumi.ComponentResource {
     this.userData = pulumi.secret(
       pulumi.all([args.adminPassword, volume ? volume.id : pulumi.output("")]).apply(([pw, volId]) =>
         stackUserData(args.hub, pw, args.hashContext, {
-          dataVolume: volId ? { device: `/dev/disk/by-id/virtio-${volId.slice(0, 20)}` } : undefined,
+          dataVolume: volId ? { device: cloudVolumeDevice(volId) } : undefined,
         }),
       ),
     );

@@ -7,7 +7,10 @@
  * starts (SystemdSpawner, UserCreatingSpawner) and JupyterLab answers, offering the R kernel (installR), with the
  * memory limit in effect for it (jupyter-resource-usage reads MEM_LIMIT, which the spawner sets), and both limits in
  * the cgroup of the server's systemd unit (read by a kernel run there over the server's WebSocket); the idle culler runs
- * with the stack's timeout (hub API). `pulumi destroy` then leaves no VM process and no VM directory.
+ * with the stack's timeout (hub API). The stack has a data disk (local.dataDiskGb): users alice and bob sign in and
+ * write files, then an Ansible variable change (hub.idleTimeoutSeconds, hub.installR: a new image) and a new admin
+ * password make `pulumi up` replace the VM on the same disk, and every user keeps name, password, UID and files
+ * (tests/hub/replacement.ts). `pulumi destroy` then leaves no VM process and no VM directory, and keeps the disk.
  */
 import { spawnSync, SpawnSyncReturns } from "child_process";
 import * as crypto from "crypto";
@@ -17,11 +20,13 @@ import * as yaml from "js-yaml";
 import { engineEnv } from "./engine";
 import { freePort, REPO, tempDir } from "../support";
 import { Browser } from "../hub/browser";
-import { expectLoginRefused, loggedInAdmin, runPython, startAdminServer } from "../hub/checks";
+import { expectLoginRefused, loggedInAdmin, runPython, startServer } from "../hub/checks";
 import { FIRSTUSE, hubImage, hubSettings } from "../hub/hub-image";
+import { afterReplacement, Before, beforeReplacement } from "../hub/replacement";
 
 const STACK = "e2e-local-hub";
 const PASSWORD = `Hub-${crypto.randomBytes(9).toString("base64url")}`;
+const PASSWORD_V2 = `Hub2-${crypto.randomBytes(9).toString("base64url")}`;
 
 jest.setTimeout(40 * 60_000);
 
@@ -69,7 +74,14 @@ beforeAll(async () => {
     "jupyterhub-vm:image": { source: "file", file: image, accelerator: "tcg" },
     // the settings the image was built for (its config.yaml); the first boot takes the admin from here
     "jupyterhub-vm:hub": FIRSTUSE,
-    "jupyterhub-vm:local": { provider: "qemu", httpPort: port, memoryMb: 2048, cpus: 2, readyTimeoutSeconds: 1800 },
+    "jupyterhub-vm:local": {
+      provider: "qemu",
+      httpPort: port,
+      memoryMb: 2048,
+      cpus: 2,
+      readyTimeoutSeconds: 1800,
+      dataDiskGb: 2,
+    },
   };
   fs.writeFileSync(path.join(REPO, `Pulumi.${STACK}.yaml`), yaml.dump({ config }));
   pulumi(["stack", "init"]);
@@ -116,7 +128,7 @@ describe("pulumi up of a local stack gives a hub the admin logs in to; destroy r
 
   it("the admin logs in with the stack's password; the server starts; JupyterLab answers, with R and the limit", async () => {
     const b = await loggedInAdmin(hubUrl, PASSWORD);
-    const states = await startAdminServer(b, "/");
+    const states = await startServer(b, "/", "admin");
     console.log(`admin server: ${states.join("; ")}`);
     const lab = await b.follow("/user/admin/lab");
     expect(lab.status).toBe(200);
@@ -149,9 +161,44 @@ describe("pulumi up of a local stack gives a hub the admin logs in to; destroy r
     expect(services.body["cull-idle"].command).toEqual(expect.arrayContaining(["--timeout=1800"]));
   });
 
-  it("destroy leaves no VM process and no VM directory", () => {
+  let before: Before | undefined;
+
+  it("with the data disk: alice and bob sign in, their servers start, each writes a file", async () => {
+    const admin = await loggedInAdmin(hubUrl, PASSWORD);
+    before = await beforeReplacement(hubUrl, admin, "firstuse");
+  });
+
+  it("an Ansible variable change and a new admin password: up replaces the VM on the same data disk", () => {
+    if (!before) throw new Error("the users' step before the replacement failed");
+    const v2 = hubImage(hubSettings({ ...FIRSTUSE, idleTimeoutSeconds: 1700, installR: false }));
+    pulumi(["config", "set", "--path", "image.file", v2]);
+    pulumi(["config", "set", "--path", "hub.idleTimeoutSeconds", "1700"]);
+    pulumi(["config", "set", "--path", "hub.installR", "false"]);
+    pulumi(["config", "set", "--secret", "adminPassword"], { input: PASSWORD_V2 });
+    const disk = path.join(work, "build", "local-data", `jupyterhub-${STACK}.qcow2`);
+    const inode = fs.statSync(disk).ino;
+    const t0 = Date.now();
+    const up = pulumi(["up", "--yes", "--skip-preview"]);
+    console.log(`pulumi up (replacement): ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    // the VM, in up's own summary ("+-1 replaced")
+    expect(up.stdout).toMatch(/\+-\s*\d+ replaced/);
+    // the same disk file: neither replaced nor made again
+    expect(fs.statSync(disk).ino).toBe(inode);
+  });
+
+  it("after the replacement: every user's name, password, UID and files; the admin's password is the stack's", async () => {
+    if (!before) throw new Error("the users' step before the replacement failed");
+    await afterReplacement(hubUrl, "firstuse", before, PASSWORD_V2, PASSWORD);
+    // the new image's setting (the culler's timeout) is what runs
+    const b = await loggedInAdmin(hubUrl, PASSWORD_V2);
+    const services = await b.api<Record<string, { command: string[] }>>("/", "services");
+    expect(services.body["cull-idle"].command).toEqual(expect.arrayContaining(["--timeout=1700"]));
+  });
+
+  it("destroy leaves no VM process and no VM directory; the data disk stays (local.keepDataDisk)", () => {
     pulumi(["destroy", "--yes", "--skip-preview"]);
     expect(qemuProcessesIn(work)).toEqual([]);
     expect(fs.readdirSync(path.join(work, "build", "local-vm"))).toEqual([]);
+    expect(fs.readdirSync(path.join(work, "build", "local-data"))).toEqual([`jupyterhub-${STACK}.qcow2`]);
   });
 });

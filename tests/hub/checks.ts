@@ -37,11 +37,11 @@ export async function loggedInAdmin(hubUrl: string, password: string): Promise<B
 }
 
 /**
- * Starts the admin's server and waits until the hub reports it ready. Under TCG a first start can still miss
- * JupyterHub's timeouts: the spawn is asked again, at most 3 times, as a user would press "Start My Server" again.
- * Returns the states seen (for the log); throws when it never became ready.
+ * Starts the server of `user` (logged in in `b`) and waits until the hub reports it ready. Under TCG a first start
+ * can still miss JupyterHub's timeouts: the spawn is asked again, at most 3 times, as a user would press "Start My
+ * Server" again. Returns the states seen (for the log); throws when it never became ready.
  */
-export async function startAdminServer(b: Browser, base: string, timeoutMs = 12 * 60_000): Promise<string[]> {
+export async function startServer(b: Browser, base: string, user: string, timeoutMs = 12 * 60_000): Promise<string[]> {
   const t0 = Date.now();
   const states: string[] = [];
   let ready = false;
@@ -50,7 +50,7 @@ export async function startAdminServer(b: Browser, base: string, timeoutMs = 12 
   while (!ready && Date.now() - t0 < timeoutMs) {
     const u = await b.api<{ servers?: Record<string, { ready: boolean; pending: string | null }> }>(
       base,
-      "users/admin",
+      `users/${user}`,
     );
     const server = u.body?.servers?.[""];
     ready = Boolean(server?.ready);
@@ -64,7 +64,7 @@ export async function startAdminServer(b: Browser, base: string, timeoutMs = 12 
     }
     if (!ready) await new Promise((r) => setTimeout(r, 5000));
   }
-  if (!ready) throw new Error(`the admin's server did not start: ${states.join("; ")}`);
+  if (!ready) throw new Error(`${user}'s server did not start: ${states.join("; ")}`);
   return states;
 }
 

@@ -4,7 +4,11 @@
 // renders (cloud-init/render.ts stackUserData, not a copy). The driver's create returns only once <hubUrl>hub/api
 // answers (local.waitForHub). Then, through traefik on the forwarded port 80:
 //  - native: the admin logs in with the stack's password; signing up as the admin is refused and a new sign-up
-//    cannot log in before an admin approves it (open_signup off);
+//    cannot log in before an admin approves it (open_signup off). This server has a data volume the way an OpenStack
+//    server has one: the OpenStack target's user-data (a Cinder volume's by-id device) on a second virtio disk. Users
+//    alice and bob sign up and write files; the server is replaced by a new image (an Ansible variable changed) with
+//    a new admin password on the same disk, and every user keeps name, password, UID and files
+//    (tests/hub/replacement.ts);
 //  - pam: the admin logs in with the stack's password (a system account set at first boot); a wrong password and an
 //    unknown user are refused;
 //  - tmp: anyone gets a throw-away user, a new one per visitor.
@@ -17,17 +21,21 @@ import { spawn } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { stackUserData } from "../../cloud-init/render";
+import { cloudVolumeDevice, stackUserData } from "../../cloud-init/render";
 import { sha256FileSync } from "../../stages/file-hash";
 import { REPO, freePort, keepTempDir, sh, tempDir } from "../support";
 import { Browser } from "./browser";
 import { expectLoginRefused, loggedInAdmin } from "./checks";
 import { hubImage, hubSettings } from "./hub-image";
+import { afterReplacement, Before, beforeReplacement } from "./replacement";
 
 jest.setTimeout(40 * 60_000);
 
 const TSX = path.join(REPO, "node_modules/tsx/dist/cli.mjs");
 const PASSWORD = `Hub-${randomBytes(9).toString("base64url")}`;
+const PASSWORD_V2 = `Hub2-${randomBytes(9).toString("base64url")}`;
+/** The "Cinder volume" of the native hub: its virtio serial (what a volume's ID is to the guest). */
+const VOLUME_ID = "jhvm-data";
 const READY_TIMEOUT_S = Number(process.env.JHVM_HUB_READY_TIMEOUT ?? "1200");
 
 interface Hub {
@@ -99,7 +107,11 @@ function shAsync(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<R
  * with the program's user-data through the local driver, which waits for the hub. Returns once the image is built;
  * the promise inside resolves when the hub answers.
  */
-async function bootHub(name: string, hubOverrides: Record<string, unknown>): Promise<{ up: Promise<Hub> }> {
+async function bootHub(
+  name: string,
+  hubOverrides: Record<string, unknown>,
+  opts: { volume?: string; password?: string } = {},
+): Promise<{ up: Promise<Hub> }> {
   const work = tempDir(`jhvm-hub-${name}-`);
   const hub = hubSettings(hubOverrides);
   const image = hubImage(hub);
@@ -114,11 +126,19 @@ async function bootHub(name: string, hubOverrides: Record<string, unknown>): Pro
     imagePath: image,
     imageSha256: sha256FileSync(image),
     imageFormat: "qcow2",
-    userData: stackUserData(hub, PASSWORD, `jupyterhub-vm/hubtest-${name}`),
+    // the OpenStack target's user-data for a server with a data volume (targets/openstack/server.ts), or without
+    userData: stackUserData(
+      hub,
+      opts.password ?? PASSWORD,
+      `jupyterhub-vm/hubtest-${name}`,
+      opts.volume ? { dataVolume: { device: cloudVolumeDevice(VOLUME_ID) } } : {},
+    ),
     accelerator: "tcg",
     ip: "",
     httpPort: port,
     dataDir: "",
+    // attached as a virtio disk with serial jhvm-data (= VOLUME_ID)
+    ...(opts.volume ? { dataDisk: opts.volume } : {}),
     memoryMb: 2048,
     cpus: 2,
     name: `jhvm-hub-${name}`,
@@ -166,13 +186,18 @@ const HUBS: Record<string, Record<string, unknown>> = {
   pam: { authenticator: "pam" },
   tmp: { authenticator: "tmp" },
 };
+/** The native hub's data volume (a blank qcow2, as a new Cinder volume is blank), made in beforeAll. */
+let volume = "";
 const booting: Record<string, Promise<Hub>> = {};
 const selected = (name: string) => !process.env.JHVM_HUB_ONLY || process.env.JHVM_HUB_ONLY.split(",").includes(name);
 
 beforeAll(async () => {
+  volume = path.join(tempDir("jhvm-hub-volume-"), "volume.qcow2");
+  if (sh("qemu-img", ["create", "-q", "-f", "qcow2", volume, "2G"]).code !== 0)
+    throw new Error("qemu-img create failed");
   for (const [name, overrides] of Object.entries(HUBS)) {
     if (!selected(name)) continue;
-    booting[name] = (await bootHub(name, overrides)).up;
+    booting[name] = (await bootHub(name, overrides, name === "native" ? { volume } : {})).up;
     booting[name].catch(() => undefined); // awaited (and reported) by its describe's beforeAll
   }
 });
@@ -260,6 +285,35 @@ describe("native: admin login; nobody else claims or signs up into the hub", () 
       await expectLoginRefused(hub.url, "mallory", "Mallory-password-123", "native-unapproved");
     },
   );
+
+  let before: Before | undefined;
+  check(
+    "with the data volume: alice and bob sign up, are approved, their servers start, each writes a file",
+    () => hub,
+    async () => {
+      before = await beforeReplacement(hub.url, await loggedInAdmin(hub.url, PASSWORD), "native");
+    },
+  );
+
+  let v2: Hub | undefined;
+  afterAll(() => finish(v2));
+  it("replaced by a new image (an Ansible variable changed) with a new admin password, on the same volume", async () => {
+    if (!before) throw new Error("the users' step before the replacement failed");
+    finish(hub);
+    v2 = await (
+      await bootHub(
+        "native-v2",
+        { authenticator: "native", idleTimeoutSeconds: 1700 },
+        { volume, password: PASSWORD_V2 },
+      )
+    ).up;
+    try {
+      await afterReplacement(v2.url, "native", before, PASSWORD_V2, PASSWORD);
+    } catch (e) {
+      failing.add(v2);
+      throw e;
+    }
+  });
 });
 
 describe("pam: the admin's system account gets the stack's password", () => {
