@@ -62,7 +62,8 @@ export class Browser {
     return new Promise<Page>((resolve, reject) => {
       const req = http.request(
         url,
-        { method: init.method ?? (body ? "POST" : "GET"), headers, timeout: 60_000 },
+        // a new connection per request: a kept-alive one can outlive the VM it went to (a replaced server's)
+        { method: init.method ?? (body ? "POST" : "GET"), headers, timeout: 60_000, agent: false },
         (res) => {
           this.remember(res.headers["set-cookie"]);
           let text = "";

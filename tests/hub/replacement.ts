@@ -70,6 +70,9 @@ async function see(b: Browser, hubUrl: string, name: string, peer: string, write
   const base = new URL(hubUrl).pathname;
   const states = await startServer(b, base, name);
   console.log(`${name}'s server: ${states.join("; ")}`);
+  // JupyterLab, as the user opens it: the server's OAuth login and its own _xsrf cookie (the kernels API wants it)
+  const lab = await b.follow(`${base}user/${name}/lab`);
+  if (lab.status !== 200) throw new Error(`${name}'s JupyterLab: HTTP ${lab.status} after ${lab.hops.join(" → ")}`);
   return JSON.parse(await runPython(b, `${base}user/${name}/`, seeCode(write, peer))) as Seen;
 }
 
@@ -97,6 +100,7 @@ export async function beforeReplacement(hubUrl: string, admin: Browser, auth: Au
   // admins group)
   const base = new URL(hubUrl).pathname;
   await startServer(admin, base, "admin");
+  await admin.follow(`${base}user/admin/lab`);
   const orphanId = Number(
     await runPython(
       admin,
