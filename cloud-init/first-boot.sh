@@ -42,7 +42,8 @@ if [ -n "${DATA_VOLUME:-}" ]; then
   mountpoint -q "$DATA_VOLUME" || fail "the data volume is not mounted on $DATA_VOLUME"
   HUB_STATE="$DATA_VOLUME/hub"
   install -d -m 0700 "$HUB_STATE" || fail "cannot make $HUB_STATE"
-  JHVM_DATA_VOLUME="$DATA_VOLUME" /usr/local/sbin/jupyterhub-vm-identity restore ||
+  # what it restored goes to the console too (a cloud's console log; the local VM's console.log)
+  JHVM_DATA_VOLUME="$DATA_VOLUME" /usr/local/sbin/jupyterhub-vm-identity restore 2>&1 | tee -a /dev/console ||
     fail "cannot restore the users' accounts from $DATA_VOLUME/identity"
   HUB_DATA_CONFIG=/opt/tljh/config/jupyterhub_config.d/jupyterhub-vm-data-volume.py
   {

@@ -184,6 +184,13 @@ describe("pulumi up of a local stack gives a hub the admin logs in to; destroy r
     expect(up.stdout).toMatch(/\+-\s*\d+ replaced/);
     // the same disk file: neither replaced nor made again
     expect(fs.statSync(disk).ino).toBe(inode);
+    // the new VM's first boot restored the accounts from the save on the disk (not from the homes' owners)
+    const console_ = fs.readFileSync(
+      path.join(work, "build", "local-vm", `jupyterhub-${STACK}`, "console.log"),
+      "utf8",
+    );
+    expect(console_).toMatch(/jupyterhub-vm identity: restored \d+ accounts and \d+ groups/);
+    expect(console_).not.toContain("recovered account");
   });
 
   it("after the replacement: every user's name, password, UID and files; the admin's password is the stack's", async () => {

@@ -45,6 +45,7 @@ interface Hub {
   readonly port: number;
   readonly startedIn: number;
   readonly stop: () => void;
+  /** the guest's serial console so far */
   readonly console: () => string;
   /** what the guest logged, read from a copy of its disk: first boot's log and the hub's units' journal */
   readonly guestLogs: () => string;
@@ -164,7 +165,7 @@ async function bootHub(
         dir: work,
         port,
         startedIn,
-        console: () => (fs.existsSync(consoleLog) ? fs.readFileSync(consoleLog, "utf8").slice(-4000) : ""),
+        console: () => (fs.existsSync(consoleLog) ? fs.readFileSync(consoleLog, "utf8") : ""),
         guestLogs: () => guestLogs(path.join(path.dirname(consoleLog), "overlay.qcow2"), work),
         stop: () => {
           const d = sh(process.execPath, [TSX, path.join(REPO, "targets/local/driver.ts"), "delete"], driverEnv);
@@ -308,6 +309,9 @@ describe("native: admin login; nobody else claims or signs up into the hub", () 
       )
     ).up;
     try {
+      // the accounts came from the save on the volume (not from the home directories' owners, the fallback)
+      expect(v2.console()).toMatch(/jupyterhub-vm identity: restored \d+ accounts and \d+ groups/);
+      expect(v2.console()).not.toContain("recovered account");
       await afterReplacement(v2.url, "native", before, PASSWORD_V2, PASSWORD);
     } catch (e) {
       failing.add(v2);
