@@ -1,9 +1,8 @@
 /**
  * Renders the server's #cloud-config from the stack's hub settings. The admin password never appears in it: only a
- * bcrypt hash, with a salt derived from the password and the stack, so the same inputs give byte-identical
- * user-data (no spurious server replacement) while different stacks get different hashes.
+ * bcrypt hash, with the stack's own random salt kept in its state (targets/password-salt.ts), so the same inputs
+ * give byte-identical user-data (no spurious server replacement) while every stack gets its own hash.
  */
-import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import bcrypt from "bcryptjs";
@@ -65,15 +64,14 @@ export interface UserDataArgs {
   readonly localDataShare?: boolean;
 }
 
-const BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+/** A new bcrypt salt: 16 random bytes as bcrypt's 22 base64 characters (targets/password-salt.ts keeps one per stack). */
+export function newPasswordSalt(): string {
+  return bcrypt.genSaltSync(12).slice(-22);
+}
 
-/** bcrypt (cost 12) with a salt derived from the password and a context string (the stack). */
-export function adminPasswordHash(password: string, context: string): string {
-  const digest = crypto.createHmac("sha256", context).update(password).digest();
-  let salt = "";
-  for (let i = 0; i < 22; i++) salt += BCRYPT_ALPHABET[digest[i] % 64];
-  // the 22nd character carries only 2 bits in bcrypt: keep it canonical
-  salt = salt.slice(0, 21) + ".Oeu"[digest[21] % 4];
+/** bcrypt (cost 12) of the password with the stack's salt (22 characters, `newPasswordSalt`). */
+export function adminPasswordHash(password: string, salt: string): string {
+  if (!/^[./A-Za-z0-9]{22}$/.test(salt)) throw new Error("the admin password's salt is not 22 bcrypt characters");
   return bcrypt.hashSync(password, `$2b$12$${salt}`);
 }
 
@@ -156,14 +154,9 @@ export type DataStorage = Pick<UserDataArgs, "dataVolume" | "localDataShare">;
 
 /**
  * The one mapping from a stack's settings to its first-boot user-data, for both targets: the first of `hub.admins`
- * is the admin and gets `password` (as a bcrypt hash salted by `hashContext`, the stack).
+ * is the admin and gets `password` (as a bcrypt hash with the stack's `salt`).
  */
-export function stackUserData(
-  hub: HubUserData,
-  password: string,
-  hashContext: string,
-  storage: DataStorage = {},
-): string {
+export function stackUserData(hub: HubUserData, password: string, salt: string, storage: DataStorage = {}): string {
   return renderUserData({
     hostname: hub.hostname,
     dnsName: hub.dnsName,
@@ -171,7 +164,7 @@ export function stackUserData(
     baseUrl: hub.baseUrl,
     authenticator: hub.authenticator,
     adminUser: hub.admins[0],
-    adminPasswordHash: adminPasswordHash(password, hashContext),
+    adminPasswordHash: adminPasswordHash(password, salt),
     ...storage,
   });
 }

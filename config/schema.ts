@@ -109,7 +109,7 @@ const KEYS = [
     section: "",
     name: "adminPassword",
     type: { kind: "secret" },
-    doc: "JupyterHub admin password (secret: `pulumi config set --secret adminPassword`). Required for `openstack`; set at first boot, so nobody can claim the admin account first.",
+    doc: "JupyterHub admin password (secret: `pulumi config set --secret adminPassword`). Required for `openstack`; set at first boot, so nobody can claim the admin account first. The server gets only its bcrypt hash, salted with 16 random bytes made at the stack's first `up` and kept as a secret in its state (`targets/password-salt.ts`).",
     onChange: "replace server",
     badExample: "short",
   },

@@ -7,20 +7,25 @@ import * as pulumi from "@pulumi/pulumi";
 import { LocalStackConfig } from "../../config";
 import { stackUserData } from "../../cloud-init/render";
 import { Artifact, PipelineOutputs } from "../outputs";
+import { AdminPasswordSalt } from "../password-salt";
 import { LocalDataDisk } from "./data-disk";
 import { LocalVm } from "./local-vm";
 import { localPreflight } from "./preflight";
 import { DATA_DISK_DEVICE } from "./settings";
 
 /** The same first-boot user-data as a cloud server's (cloud-init/render.ts), for the local VM (NoCloud seed). */
-function localUserData(cfg: LocalStackConfig, password: pulumi.Output<string>): pulumi.Output<string> {
+function localUserData(
+  cfg: LocalStackConfig,
+  password: pulumi.Output<string>,
+  salt: pulumi.Output<string>,
+): pulumi.Output<string> {
   // no public DNS name reaches a VM on 127.0.0.1: no fqdn, no Let's Encrypt
   const hub = { ...cfg.hub, dnsName: "", letsencryptEmail: "" };
   // qemu shares dataDir under a fixed 9p tag that cloud-init mounts; Vagrant mounts its synced folder itself
   const localDataShare = Boolean(cfg.local.dataDir) && cfg.local.provider === "qemu";
   // the data disk takes the cloud volume's path: formatted when blank, /home and /srv/data kept on it
   const dataVolume = cfg.local.dataDiskGb > 0 ? { device: DATA_DISK_DEVICE } : undefined;
-  return password.apply((pw) => stackUserData(hub, pw, `${cfg.project}/${cfg.stack}`, { localDataShare, dataVolume }));
+  return pulumi.all([password, salt]).apply(([pw, s]) => stackUserData(hub, pw, s, { localDataShare, dataVolume }));
 }
 
 /** Deploys the stack as a VM on this machine; `build` runs the image build (after the preflight passed). */
@@ -59,7 +64,9 @@ export async function deployLocal(
     readyTimeoutSec: cfg.local.readyTimeoutSeconds,
     name,
     dataDisk: dataDisk?.path,
-    userData: cfg.adminPassword ? pulumi.secret(localUserData(cfg, cfg.adminPassword)) : undefined,
+    userData: cfg.adminPassword
+      ? pulumi.secret(localUserData(cfg, cfg.adminPassword, new AdminPasswordSalt("admin-password-salt").salt))
+      : undefined,
     buildDir: cfg.buildDir,
     cacheDir: cfg.cacheDir,
   });

@@ -7,6 +7,7 @@ import * as openstack from "@pulumi/openstack";
 import { OpenstackStackConfig } from "../../config";
 import { OS_INFO } from "../../config/os";
 import { Artifact, PipelineOutputs } from "../outputs";
+import { AdminPasswordSalt } from "../password-salt";
 import { GlanceImage } from "./glance-image";
 import { openstackPreflight } from "./preflight";
 import { JupyterHubServer } from "./server";
@@ -62,7 +63,7 @@ export async function deployOpenstack(
       adminPassword: cfg.adminPassword,
       waitForHub: o.waitForHub,
       readyTimeoutSeconds: o.readyTimeoutSeconds,
-      hashContext: `${cfg.project}/${cfg.stack}`,
+      passwordSalt: new AdminPasswordSalt("admin-password-salt").salt,
       sshUser: osInfo.sshUser,
     },
     { providers: [provider] },

@@ -31,8 +31,8 @@ export interface JupyterHubServerArgs {
   /** wait until the hub answers on /hub/api (bounded by readyTimeoutSeconds) */
   readonly waitForHub: boolean;
   readonly readyTimeoutSeconds: number;
-  /** salt context for the admin password hash (the stack's name) */
-  readonly hashContext: string;
+  /** the admin password hash's salt (targets/password-salt.ts) */
+  readonly passwordSalt: pulumi.Input<string>;
 }
 
 export class JupyterHubServer extends pulumi.ComponentResource {
@@ -96,11 +96,13 @@ export class JupyterHubServer extends pulumi.ComponentResource {
     }
 
     this.userData = pulumi.secret(
-      pulumi.all([args.adminPassword, volume ? volume.id : pulumi.output("")]).apply(([pw, volId]) =>
-        stackUserData(args.hub, pw, args.hashContext, {
-          dataVolume: volId ? { device: cloudVolumeDevice(volId) } : undefined,
-        }),
-      ),
+      pulumi
+        .all([args.adminPassword, args.passwordSalt, volume ? volume.id : pulumi.output("")])
+        .apply(([pw, salt, volId]) =>
+          stackUserData(args.hub, pw, salt, {
+            dataVolume: volId ? { device: cloudVolumeDevice(volId) } : undefined,
+          }),
+        ),
     );
 
     const blockDevices =

@@ -18,7 +18,7 @@ const BASE: UserDataArgs = {
   baseUrl: "/",
   authenticator: "firstuse",
   adminUser: "admin",
-  adminPasswordHash: adminPasswordHash("correct-horse-battery-staple", "jupyterhub-vm/schema"),
+  adminPasswordHash: adminPasswordHash("correct-horse-battery-staple", "abcdefghijklmnopqrstuu"),
 };
 
 function schema(text: string): { status: number | null; out: string } {

@@ -110,6 +110,8 @@ afterAll(() => {
 describe("lab stack, real engine, real provider, real OpenStack on 127.0.0.1", () => {
   let s: LabState;
   let upSeconds = 0;
+  /** the salt of the admin password hash in the first up's user-data */
+  let saltAtFirstUp = "";
 
   it("pulumi up deploys the image file and a server, served by the bridged provider", () => {
     const t0 = Date.now();
@@ -168,6 +170,7 @@ describe("lab stack, real engine, real provider, real OpenStack on 127.0.0.1", (
     expect(doc.runcmd).toContainEqual(["/usr/local/sbin/jupyterhub-vm-first-boot"]);
     expect(ud).not.toContain(ADMIN_PW);
     expect(ud).toMatch(/ADMIN_PASSWORD_HASH='\$2b\$12\$/);
+    saltAtFirstUp = /ADMIN_PASSWORD_HASH='\$2b\$12\$([./A-Za-z0-9]{22})/.exec(ud)?.[1] ?? "";
   });
 
   it("the security group opens 80/443 to all and 22 only to the configured CIDR", () => {
@@ -283,6 +286,14 @@ describe("lab stack, real engine, real provider, real OpenStack on 127.0.0.1", (
     for (const c of Object.values<any>(clouds.clouds)) expect(exported).not.toContain(c.auth.password);
     expect(exported).not.toMatch(/\$2b\$12\$/); // not even the password hash
     expect(exported).toContain('"ciphertext"'); // the secrets are there, encrypted
+    // the hash's salt: the stack's own (targets/password-salt.ts), made at the first up and kept through every later
+    // one (the server was replaced since), in the state only as a secret
+    const shown = JSON.parse(stack.pulumi(["stack", "export", "--show-secrets"]).stdout);
+    const saltOf = shown.deployment.resources.find((r: { urn: string }) => r.urn.endsWith("::admin-password-salt"));
+    expect(saltOf.outputs.salt).toBe(saltAtFirstUp);
+    expect(saltAtFirstUp).toMatch(/^[./A-Za-z0-9]{22}$/);
+    expect(exported).not.toContain(saltAtFirstUp);
+    expect(state().servers[0].user_data).toContain(`ADMIN_PASSWORD_HASH='$2b$12$${saltAtFirstUp}`);
   });
 
   it("pulumi destroy with keepDataVolume leaves the volume, detached, and nothing else", () => {

@@ -21,7 +21,7 @@ import { spawn } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { cloudVolumeDevice, stackUserData } from "../../cloud-init/render";
+import { cloudVolumeDevice, newPasswordSalt, stackUserData } from "../../cloud-init/render";
 import { sha256FileSync } from "../../stages/file-hash";
 import { REPO, freePort, keepTempDir, sh, tempDir } from "../support";
 import { Browser } from "./browser";
@@ -131,7 +131,7 @@ async function bootHub(
     userData: stackUserData(
       hub,
       opts.password ?? PASSWORD,
-      `jupyterhub-vm/hubtest-${name}`,
+      newPasswordSalt(),
       opts.volume ? { dataVolume: { device: cloudVolumeDevice(VOLUME_ID) } } : {},
     ),
     accelerator: "tcg",

@@ -12,7 +12,7 @@
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { stackUserData } from "../../cloud-init/render";
+import { newPasswordSalt, stackUserData } from "../../cloud-init/render";
 import { sha256FileSync } from "../../stages/file-hash";
 import { DATA_DISK_DEVICE, DATA_DISK_SERIAL } from "../../targets/local/settings";
 import { hubSettings } from "../hub/hub-image";
@@ -144,7 +144,7 @@ beforeAll(async () => {
     imageSha256: sha256FileSync(image),
     imageFormat: "qcow2",
     // the program's user-data for a stack with a data disk (targets/local/index.ts)
-    userData: stackUserData(hubSettings({}), `Pw-${randomBytes(6).toString("hex")}`, "jupyterhub-vm/data-disk", {
+    userData: stackUserData(hubSettings({}), `Pw-${randomBytes(6).toString("hex")}`, newPasswordSalt(), {
       dataVolume: { device: DATA_DISK_DEVICE },
     }),
     accelerator: "tcg",

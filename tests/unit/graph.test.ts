@@ -5,7 +5,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { Registered, RunResult, SECRET_SIG, runProgram, tempDir } from "./harness";
+import bcrypt from "bcryptjs";
+import { MOCK_SALT, Registered, RunResult, SECRET_SIG, runProgram, tempDir } from "./harness";
 import { REPO, program } from "./program";
 
 const ADMIN_PW = "correct-horse-battery-staple";
@@ -89,6 +90,16 @@ describe("local stack with a data disk (qemu runner)", () => {
     expect(ud).toContain("LABEL=jhvm-data");
     expect(ud).toContain("mount --bind /srv/jhvm-data/home /home");
     expect(ud).not.toContain(ADMIN_PW);
+  });
+
+  it("hashes the admin password with the stack's own salt, a resource of its own (made once, kept in the state)", () => {
+    const salt = r.byName("admin-password-salt");
+    expect(salt.type).toBe("pulumi-nodejs:dynamic:Resource");
+    const ud: string = settingsOf(cmdOf(r, "local-vm")).userData;
+    // the harness's stand-in salt for stack "dev" (what the resource's create would have made)
+    const hash = /ADMIN_PASSWORD_HASH='(\$2b\$12\$[./A-Za-z0-9]{53})'/.exec(ud)?.[1] ?? "";
+    expect(hash.slice(7, 29)).toBe(MOCK_SALT("dev"));
+    expect(bcrypt.compareSync(ADMIN_PW, hash)).toBe(true);
   });
 
   it("size and keep do not change the disk's key (a new key would make a new disk); the disk changes the VM's", async () => {
@@ -248,6 +259,9 @@ describe("genostack stack (OpenStack target)", () => {
     expect(ud.startsWith("#cloud-config\n")).toBe(true);
     expect(ud).not.toContain(ADMIN_PW);
     expect(ud).toMatch(/ADMIN_PASSWORD_HASH='\$2b\$12\$[./A-Za-z0-9]{53}'/);
+    // the stack's own salt (targets/password-salt.ts), not one derived from the stack's name
+    expect(ud).toContain(`ADMIN_PASSWORD_HASH='$2b$12$${MOCK_SALT("genostack")}`);
+    expect(r.byName("admin-password-salt").type).toBe("pulumi-nodejs:dynamic:Resource");
     for (const x of r.resources) expect(JSON.stringify(x.inputs)).not.toContain(ADMIN_PW);
     expect(JSON.stringify(r.outputs)).not.toContain(ADMIN_PW);
   });

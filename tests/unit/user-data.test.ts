@@ -1,7 +1,7 @@
 /** The rendered #cloud-config: snapshot, determinism, and what must never be in it. */
 import * as yaml from "js-yaml";
 import bcrypt from "bcryptjs";
-import { adminPasswordHash, renderUserData, UserDataArgs } from "../../cloud-init/render";
+import { adminPasswordHash, newPasswordSalt, renderUserData, UserDataArgs } from "../../cloud-init/render";
 
 const BASE: UserDataArgs = {
   hostname: "jupyterhub",
@@ -10,7 +10,7 @@ const BASE: UserDataArgs = {
   baseUrl: "/",
   authenticator: "firstuse",
   adminUser: "admin",
-  adminPasswordHash: adminPasswordHash("correct-horse-battery-staple", "jupyterhub-vm/test"),
+  adminPasswordHash: adminPasswordHash("correct-horse-battery-staple", "abcdefghijklmnopqrstuu"),
 };
 
 describe("user-data", () => {
@@ -75,12 +75,17 @@ describe("user-data", () => {
     expect(Buffer.from(text).toString("base64").length).toBeLessThan(65535);
   });
 
-  it("hashes the admin password deterministically per stack, verifiably, never in clear", () => {
-    const a = adminPasswordHash("pw-one-is-long", "p/s1");
-    expect(adminPasswordHash("pw-one-is-long", "p/s1")).toBe(a);
-    expect(adminPasswordHash("pw-one-is-long", "p/s2")).not.toBe(a);
+  it("hashes the admin password with the stack's salt: deterministic, verifiable, never in clear", () => {
+    const salt = newPasswordSalt();
+    expect(salt).toMatch(/^[./A-Za-z0-9]{22}$/);
+    expect(newPasswordSalt()).not.toBe(salt);
+    const a = adminPasswordHash("pw-one-is-long", salt);
+    expect(a.startsWith(`$2b$12$${salt}`)).toBe(true);
+    expect(adminPasswordHash("pw-one-is-long", salt)).toBe(a);
+    expect(adminPasswordHash("pw-one-is-long", newPasswordSalt())).not.toBe(a);
     expect(bcrypt.compareSync("pw-one-is-long", a)).toBe(true);
     expect(bcrypt.compareSync("pw-two-is-long", a)).toBe(false);
     expect(renderUserData({ ...BASE, adminPasswordHash: a })).not.toContain("pw-one-is-long");
+    expect(() => adminPasswordHash("pw-one-is-long", "jupyterhub-vm/stack")).toThrow("not 22 bcrypt characters");
   });
 });
