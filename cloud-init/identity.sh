@@ -78,9 +78,14 @@ restore() {
     # on stdin, never as an argument
     if [ -n "$hash" ]; then printf '%s:%s\n' "$name" "$hash" | chpasswd -e || die "cannot set $name's password"; fi
   done <"$DIR/passwd"
-  # 3. group members, as saved (TLJH also adds them again at each server start)
+  # 3. group members, as saved, of those that exist here (TLJH also adds its users again at each server start)
+  local m kept
   while IFS=: read -r name x gid members; do
-    gpasswd -M "$members" "$name" >/dev/null || die "cannot set the members of group $name"
+    kept=""
+    for m in ${members//,/ }; do
+      if getent passwd "$m" >/dev/null; then kept="${kept:+$kept,}$m"; else say "WARNING: group $name: member $m has no account here"; fi
+    done
+    gpasswd -M "$kept" "$name" >/dev/null || die "cannot set the members of group $name"
   done <"$DIR/group"
   say "restored $n accounts and $g groups from $DIR ($(wc -l <"$DIR/passwd") saved)"
   # 4. a home directory whose owner has no account (a save missed, or a volume from before this version): its

@@ -62,6 +62,8 @@ ${tljhUser("jupyter-alice")}
 ${tljhUser("jupyter-bob")}
 echo 'jupyter-alice:$6$salt$alicehash' | chpasswd -e
 jupyterhub-vm-identity save
+# a member the new image will not have (a system account of the old one)
+useradd --system oldsvc && gpasswd --add oldsvc jupyterhub-users >/dev/null && jupyterhub-vm-identity save && userdel oldsvc
 # carl is created after the last save (a server killed right after his first start)
 ${tljhUser("jupyter-carl")}
 # a file of a deleted user on the volume, with the next free UID
@@ -87,6 +89,7 @@ echo "dave: $(id -u jupyter-dave) $(id -g jupyter-dave)"
     expect(r.out).toContain("recovered account jupyter-carl (UID 1002) from its home directory's owner");
     // the orphaned file's 1009 is never given again
     expect(r.out).toContain("dave: 1010 1010");
+    expect(r.out).toContain("WARNING: group jupyterhub-users: member oldsvc has no account here");
   });
 
   it("a saved UID the image gave to someone else stops the restore, naming both", () => {

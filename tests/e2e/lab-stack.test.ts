@@ -290,7 +290,8 @@ describe("lab stack, real engine, real provider, real OpenStack on 127.0.0.1", (
     // one (the server was replaced since), in the state only as a secret
     const shown = JSON.parse(stack.pulumi(["stack", "export", "--show-secrets"]).stdout);
     const saltOf = shown.deployment.resources.find((r: { urn: string }) => r.urn.endsWith("::admin-password-salt"));
-    expect(saltOf.outputs.salt).toBe(saltAtFirstUp);
+    // a secret output, shown: {<secret signature>, plaintext: <its JSON>}
+    expect(JSON.parse(saltOf.outputs.salt.plaintext)).toBe(saltAtFirstUp);
     expect(saltAtFirstUp).toMatch(/^[./A-Za-z0-9]{22}$/);
     expect(exported).not.toContain(saltAtFirstUp);
     expect(state().servers[0].user_data).toContain(`ADMIN_PASSWORD_HASH='$2b$12$${saltAtFirstUp}`);
