@@ -58,9 +58,11 @@ fi
 "$TLJH_CONFIG" add-item users.admin "$ADMIN_USER" || fail "tljh-config add-item users.admin"
 case "$AUTHENTICATOR" in
   firstuse)
-    "$HUB_PY" - "$ADMIN_USER" "$ADMIN_PASSWORD_HASH" "$HUB_STATE/passwords.dbm" <<'PY' || fail "cannot set the admin password (firstuse)"
-import dbm, sys
-user, hashed, path = sys.argv[1:]
+    # the hash in the environment of this one process (readable by root only), not in its arguments (ps shows those)
+    ADMIN_PASSWORD_HASH="$ADMIN_PASSWORD_HASH" "$HUB_PY" - "$ADMIN_USER" "$HUB_STATE/passwords.dbm" <<'PY' || fail "cannot set the admin password (firstuse)"
+import dbm, os, sys
+user, path = sys.argv[1:]
+hashed = os.environ["ADMIN_PASSWORD_HASH"]
 with dbm.open(path, "c", 0o600) as db:
     db[user] = hashed.encode()
 PY
@@ -76,13 +78,14 @@ PY
     # own schema (current version, so the unit's --upgrade-db has nothing to do) and NativeAuthenticator's own model,
     # so nobody can sign up as the admin in between
     # (a database kept on the data volume by an older JupyterHub is upgraded first, as the unit's --upgrade-db would)
-    "$HUB_PY" - "$ADMIN_USER" "$ADMIN_PASSWORD_HASH" "$HUB_STATE/jupyterhub.sqlite" <<'PY' || fail "cannot set the admin password (native)"
-import sys
+    ADMIN_PASSWORD_HASH="$ADMIN_PASSWORD_HASH" "$HUB_PY" - "$ADMIN_USER" "$HUB_STATE/jupyterhub.sqlite" <<'PY' || fail "cannot set the admin password (native)"
+import os, sys
 from jupyterhub import dbutil, orm
 from nativeauthenticator.orm import Base, UserInfo
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
-user, hashed, path = sys.argv[1:]
+user, path = sys.argv[1:]
+hashed = os.environ["ADMIN_PASSWORD_HASH"]
 url = "sqlite:///" + path
 try:
     orm.new_session_factory(url)
