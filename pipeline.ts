@@ -7,12 +7,18 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { StackConfig } from "./config";
-import { IsoImage } from "./stages/iso-image/component";
-import { BaseBox } from "./stages/base-box/component";
-import { FinalImage } from "./stages/final-image/component";
+import { IsoImage, isoImageKey } from "./stages/iso-image/component";
+import { BaseBox, baseBoxKey } from "./stages/base-box/component";
+import { FinalImage, finalImageKey } from "./stages/final-image/component";
+import { ISO_IMAGE } from "./stages/iso-image/settings";
+import { BASE_BOX } from "./stages/base-box/settings";
+import { FINAL_IMAGE } from "./stages/final-image/settings";
 import { ansibleVars } from "./stages/final-image/ansible-vars";
 import { fileSha256Cached } from "./stages/file-hash";
-import { hashPaths } from "./stages/runner";
+import { hashPaths, peekCache } from "./stages/runner";
+import { Need, ToolId, chooseAccelerator, toolProblems } from "./host";
+import { setCommand } from "./config/problems";
+import { localNeeds } from "./targets/local/preflight";
 import { deployLocal } from "./targets/local";
 import { deployOpenstack } from "./targets/openstack";
 import { Artifact, PipelineOutputs } from "./targets/outputs";
@@ -24,66 +30,97 @@ function formatOf(file: string): string {
   return ext === ".vmdk" ? "vmdk" : ext === ".qcow2" ? "qcow2" : "raw";
 }
 
+/** The build's arguments, from the config: the same for the stages and for the preview's plan (plannedBuild). */
+function buildArgs(cfg: StackConfig, accelerator: string) {
+  const { image } = cfg;
+  const common = { buildDir: cfg.buildDir, cacheDir: cfg.cacheDir, keepCache: cfg.keepCache };
+  // how fast the build VMs run (never what they build): the same for both Packer stages
+  const runVars = { memoryMb: image.memoryMb, cpus: image.cpus, headless: image.headless, accelerator };
+  const iso = { url: image.isoUrl, sha256: image.isoSha256, sha256SumsUrl: image.isoSha256SumsUrl };
+  const imageVars = {
+    diskSizeGb: image.diskSizeGb,
+    locale: image.locale,
+    timezone: image.timezone,
+    keyboard: image.keyboard,
+    mirror: image.mirror,
+    httpProxy: image.httpProxy,
+    httpsProxy: image.httpsProxy,
+    noProxy: image.noProxy,
+  };
+  const vars = ansibleVars(cfg);
+  const final = {
+    provisioner: image.provisioner,
+    ansibleVars: vars,
+    contentHash: vars.content_source === "local" ? hashPaths(String(vars.content_local_dir), ["."]) : undefined,
+    exportFormat: image.exportFormat,
+    compression: image.compression,
+  };
+  return { common, runVars, iso, base: { os: image.os, builder: image.builder, imageVars }, final };
+}
+
+/** True when the stack deploys an image it does not build (a file, or an existing Glance image). */
+function buildsNothing(cfg: StackConfig): boolean {
+  return (cfg.target === "openstack" && Boolean(cfg.openstack.existingImage)) || cfg.image.source === "file";
+}
+
+/**
+ * Which build stages will run (their cache entry is missing), and the host tools they need. Preview knows a stage's
+ * key when it knows the checksum of what the stage builds from: the pinned ISO checksum, or the cached upstream
+ * stage's result. A stage whose key is unknown is counted as running.
+ */
+export function plannedBuild(cfg: StackConfig): { runs: string[]; needs: Need[] } {
+  if (buildsNothing(cfg)) return { runs: [], needs: [] };
+  const a = buildArgs(cfg, cfg.image.accelerator);
+  const runs: string[] = [];
+  const needs: Need[] = [];
+  const need = (by: string, ...tools: ToolId[]) => needs.push(...tools.map((tool) => ({ tool, by })));
+  const iso = peekCache(cfg.cacheDir, ISO_IMAGE.name, isoImageKey(a.iso));
+  if (!iso) {
+    runs.push(ISO_IMAGE.name);
+    if (!cfg.image.isoLocalPath) need("the ISO download (no cached ISO)", "curl");
+  }
+  const isoSha = iso?.sha256 ?? a.iso.sha256;
+  const base = isoSha ? peekCache(cfg.cacheDir, BASE_BOX.name, baseBoxKey(a.base, isoSha)) : undefined;
+  if (!base) {
+    runs.push(BASE_BOX.name);
+    const by = "the base box build (no cached base box for these image settings)";
+    need(by, "packer", "packer-plugins-base", "qemu-system", "qemu-img", "openssl");
+  }
+  const final = base ? peekCache(cfg.cacheDir, FINAL_IMAGE.name, finalImageKey(a.final, base.sha256)) : undefined;
+  if (!final) {
+    runs.push(FINAL_IMAGE.name);
+    const by = "the final image build (no cached final image for these settings)";
+    need(by, "packer", "packer-plugins-final", "ansible", "qemu-system", "qemu-img", "python3", "root");
+  }
+  return { runs, needs };
+}
+
 /** Builds the image from the ISO, or takes the given file. Undefined when an existing Glance image is used. */
-export function buildImage(cfg: StackConfig, opts: pulumi.ComponentResourceOptions = {}): Artifact | undefined {
+export function buildImage(
+  cfg: StackConfig,
+  accelerator: string = cfg.image.accelerator,
+  opts: pulumi.ComponentResourceOptions = {},
+): Artifact | undefined {
   const { image } = cfg;
   if (cfg.target === "openstack" && cfg.openstack.existingImage) return undefined;
-  const common = { buildDir: cfg.buildDir, cacheDir: cfg.cacheDir, keepCache: cfg.keepCache };
   if (image.source === "file") {
     return { path: image.file, sha256: fileSha256Cached(image.file, cfg.cacheDir), format: formatOf(image.file) };
   }
-  // how fast the build VMs run (never what they build): the same for both Packer stages
-  const runVars = {
-    memoryMb: image.memoryMb,
-    cpus: image.cpus,
-    headless: image.headless,
-    accelerator: image.accelerator,
-  };
-  const iso = new IsoImage(
-    "iso",
-    {
-      url: image.isoUrl,
-      sha256: image.isoSha256,
-      sha256SumsUrl: image.isoSha256SumsUrl,
-      localPath: image.isoLocalPath,
-      ...common,
-    },
-    opts,
-  );
+  const a = buildArgs(cfg, accelerator);
+  const iso = new IsoImage("iso", { ...a.iso, localPath: image.isoLocalPath, ...a.common }, opts);
   const base = new BaseBox(
     "base",
-    {
-      os: image.os,
-      builder: image.builder,
-      iso: { path: iso.path, sha256: iso.sha256 },
-      imageVars: {
-        diskSizeGb: image.diskSizeGb,
-        locale: image.locale,
-        timezone: image.timezone,
-        keyboard: image.keyboard,
-        mirror: image.mirror,
-        httpProxy: image.httpProxy,
-        httpsProxy: image.httpsProxy,
-        noProxy: image.noProxy,
-      },
-      runVars,
-      ...common,
-    },
+    { ...a.base, iso: { path: iso.path, sha256: iso.sha256 }, runVars: a.runVars, ...a.common },
     { ...opts, dependsOn: [iso] },
   );
-  const vars = ansibleVars(cfg);
   const final = new FinalImage(
     "final",
     {
       base: { path: base.path, sha256: base.sha256, format: base.format },
-      provisioner: image.provisioner,
-      ansibleVars: vars,
-      contentHash: vars.content_source === "local" ? hashPaths(String(vars.content_local_dir), ["."]) : undefined,
-      exportFormat: image.exportFormat,
-      compression: image.compression,
+      ...a.final,
       diskSizeGb: image.diskSizeGb,
-      runVars,
-      ...common,
+      runVars: a.runVars,
+      ...a.common,
     },
     { ...opts, dependsOn: [base] },
   );
@@ -91,12 +128,51 @@ export function buildImage(cfg: StackConfig, opts: pulumi.ComponentResourceOptio
 }
 
 export interface DeployOptions {
-  /** run the local target's host checks (targets/local/preflight.ts); the mock-based unit tests turn them off */
+  /** run the host checks (tools, accelerator probe, the local target's libvirt); the mock-based unit tests turn them off */
   readonly hostChecks?: boolean;
 }
 
+/**
+ * The host checks at preview, before any resource: the QEMU accelerator (`auto` resolved by running a guest; `kvm`
+ * checked the same way) and the tools of every stage that will run and of the target. Returns the accelerator to
+ * use and every problem found; the target adds its own (cloud lookups, libvirt) and reports them all at once.
+ */
+export function hostPreflight(cfg: StackConfig): { accelerator: string; problems: string[] } {
+  const plan = plannedBuild(cfg);
+  const problems: string[] = [];
+  let accelerator: string = cfg.image.accelerator;
+  const runsQemu = plan.runs.some((s) => s !== ISO_IMAGE.name) || cfg.target === "local";
+  if (runsQemu) {
+    const choice = chooseAccelerator(cfg.image.accelerator, cfg.cacheDir);
+    accelerator = choice.accelerator;
+    if (choice.problem)
+      problems.push(
+        `image.accelerator: ${choice.problem}; run ${setCommand("image.accelerator", "auto")} (KVM where a guest runs under it, else tcg) or set it to tcg`,
+      );
+    else pulumi.log.info(`image.accelerator ${JSON.stringify(cfg.image.accelerator)}: ${choice.why}`);
+  } else if (accelerator === "auto") accelerator = "tcg";
+  if (!buildsNothing(cfg))
+    pulumi.log.info(
+      plan.runs.length
+        ? `build: ${plan.runs.join(", ")} will run (not in the cache ${cfg.cacheDir})`
+        : "build: every stage is in the cache; nothing to build",
+    );
+  const targetNeeds = cfg.target === "local" ? localNeeds(cfg) : [];
+  problems.push(...toolProblems([...plan.needs, ...targetNeeds]));
+  return { accelerator, problems };
+}
+
 export async function deploy(cfg: StackConfig, opts: DeployOptions = {}): Promise<PipelineOutputs> {
-  fs.mkdirSync(cfg.buildDir, { recursive: true });
-  if (cfg.target === "local") return deployLocal(cfg, () => buildImage(cfg), { hostChecks: opts.hostChecks !== false });
-  return deployOpenstack(cfg, () => buildImage(cfg));
+  const hostChecks = opts.hostChecks !== false;
+  const host: { accelerator: string; problems: string[] } = hostChecks
+    ? hostPreflight(cfg)
+    : { accelerator: cfg.image.accelerator === "auto" ? "tcg" : cfg.image.accelerator, problems: [] };
+  const build = () => {
+    // created only once the preflight passed: a failed preview leaves nothing behind
+    fs.mkdirSync(cfg.buildDir, { recursive: true });
+    return buildImage(cfg, host.accelerator);
+  };
+  if (cfg.target === "local")
+    return deployLocal(cfg, build, { hostChecks, accelerator: host.accelerator, problems: host.problems });
+  return deployOpenstack(cfg, build, host.problems);
 }

@@ -13,7 +13,7 @@ import * as runtimeConfigModule from "@pulumi/pulumi/runtime/config";
 const runtimeConfig = runtimeConfigModule as typeof runtimeConfigModule & { isConfigSecret(key: string): boolean };
 import { KeySpec, PROJECT, SCHEMA, SectionValues, Target, fullKey } from "./schema";
 import { osDefaults } from "./os";
-import { formatProblems } from "./problems";
+import { UserError, setCommand } from "./problems";
 
 export { PROJECT, SCHEMA } from "./schema";
 
@@ -51,9 +51,9 @@ export interface LocalStackConfig extends CommonConfig {
 /** The validated stack config: one of the targets, each with only its own section. */
 export type StackConfig = OpenstackStackConfig | LocalStackConfig;
 
-export class ConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(formatProblems("Invalid stack configuration", problems));
+export class ConfigError extends UserError {
+  constructor(problems: readonly string[]) {
+    super("Invalid stack configuration", problems);
     this.name = "ConfigError";
   }
 }
@@ -66,7 +66,7 @@ function show(v: unknown): string {
 }
 
 function ck(spec: Pick<KeySpec, "section" | "name">): string {
-  return `${PROJECT}:${fullKey(spec)}`;
+  return `${fullKey(spec)}`;
 }
 
 /** Validates one value against its spec; returns the normalised value or pushes a problem. */
@@ -167,7 +167,22 @@ export function loadConfig(opts: LoadOptions = {}): StackConfig {
   for (const k of Object.keys(runtimeConfig.allConfig())) {
     if (!k.startsWith(PROJECT + ":")) continue;
     const name = k.slice(PROJECT.length + 1);
-    if (!allowedTop.includes(name)) problems.push(`${k}: unknown key; ${suggest(name, allowedTop)}`);
+    if (allowedTop.includes(name)) continue;
+    const [section, ...rest] = name.split(".");
+    if ((SECTIONS as readonly string[]).includes(section) && rest.length) {
+      // `pulumi config set local.provider qemu` (no --path) makes a flat key named "local.provider": nothing reads it
+      const known = SCHEMA.filter((s) => s.section === section).map((s) => s.name);
+      const inner = rest.join(".");
+      const secret = runtimeConfig.isConfigSecret(k);
+      const value = secret ? "<value>" : (cfg.get(name) ?? "<value>");
+      problems.push(
+        known.includes(inner)
+          ? `${name}: is a flat key (set without --path), so it is not read as ${section}.${inner}; nest it: \`pulumi config rm ${name}\` then ${setCommand(name, value)}`
+          : `${name}: unknown key (set without --path, and ${section} has no key ${JSON.stringify(inner)}; ${suggest(inner, known)}); remove it: \`pulumi config rm ${name}\``,
+      );
+      continue;
+    }
+    problems.push(`${name}: unknown key; ${suggest(name, allowedTop)}`);
   }
 
   // Sections: one structured value each.
@@ -177,30 +192,28 @@ export function loadConfig(opts: LoadOptions = {}): StackConfig {
     try {
       obj = cfg.getObject<unknown>(section);
     } catch (e) {
-      problems.push(`${PROJECT}:${section}: is not valid YAML/JSON (${(e as Error).message}); write it as a mapping`);
+      problems.push(`${section}: is not valid YAML/JSON (${(e as Error).message}); write it as a mapping`);
       obj = undefined;
     }
     if (obj === undefined || obj === null) obj = {};
     if (typeof obj !== "object" || Array.isArray(obj)) {
-      problems.push(
-        `${PROJECT}:${section}: ${show(obj)} is not a mapping; write it as \`${section}:\` with keys below`,
-      );
+      problems.push(`${section}: ${show(obj)} is not a mapping; write it as \`${section}:\` with keys below`);
       obj = {};
     }
     raw[section] = obj as Record<string, unknown>;
     const known = SCHEMA.filter((s) => s.section === section).map((s) => s.name);
     for (const k of Object.keys(raw[section]))
-      if (!known.includes(k)) problems.push(`${PROJECT}:${section}.${k}: unknown key; ${suggest(k, known)}`);
+      if (!known.includes(k)) problems.push(`${section}.${k}: unknown key; ${suggest(k, known)}`);
   }
 
   let adminPassword: pulumi.Output<string> | undefined;
   let openstackPassword: pulumi.Output<string> | undefined;
   for (const spec of SCHEMA) {
     if (spec.type.kind === "secret") {
-      const full = `${PROJECT}:${spec.name}`;
+      const full = spec.name;
       const plain = cfg.get(spec.name);
       if (plain === undefined) continue;
-      if (!runtimeConfig.isConfigSecret(full)) {
+      if (!runtimeConfig.isConfigSecret(`${PROJECT}:${spec.name}`)) {
         problems.push(
           `${full}: is stored in plain text; set it as a secret: \`pulumi config set --secret ${spec.name}\` (and rotate it: it was in your stack file)`,
         );
@@ -230,83 +243,76 @@ export function loadConfig(opts: LoadOptions = {}): StackConfig {
   // ------------------------------------------------------------------ cross-key rules
   if (target === "openstack") {
     if (!ostack.cloud)
-      problems.push(
-        `${PROJECT}:openstack.cloud: is empty but target is openstack; set the cloud name from your clouds.yaml`,
-      );
+      problems.push(`openstack.cloud: is empty but target is openstack; set the cloud name from your clouds.yaml`);
     if (!ostack.flavor)
       problems.push(
-        `${PROJECT}:openstack.flavor: is empty but target is openstack; set a flavor name (\`openstack flavor list\`)`,
+        `openstack.flavor: is empty but target is openstack; set a flavor name (\`openstack flavor list\`)`,
       );
     if (!adminPassword && cfg.get("adminPassword") === undefined)
       problems.push(
-        `${PROJECT}:adminPassword: is not set but target is openstack; run \`pulumi config set --secret adminPassword\``,
+        `adminPassword: is not set but target is openstack; run \`pulumi config set --secret adminPassword\``,
       );
   }
   if (target === "local" && ostack.existingImage)
     problems.push(
-      `${PROJECT}:openstack.existingImage: ${show(ostack.existingImage)} is a Glance image but target is local; remove it or use target openstack`,
+      `openstack.existingImage: ${show(ostack.existingImage)} is a Glance image but target is local; remove it or use target openstack`,
     );
   if (image.source === "file") {
     if (!image.file)
-      problems.push(
-        `${PROJECT}:image.file: is empty but image.source is file; set the path of the image file to deploy`,
-      );
+      problems.push(`image.file: is empty but image.source is file; set the path of the image file to deploy`);
     else {
       const p = path.resolve(projectDir, expandHome(image.file));
       if (!fs.existsSync(p) || !fs.statSync(p).isFile())
-        problems.push(
-          `${PROJECT}:image.file: ${show(image.file)} does not exist; give the path of an existing image file`,
-        );
+        problems.push(`image.file: ${show(image.file)} does not exist; give the path of an existing image file`);
       else if (!/\.(qcow2|img|raw|vmdk)$/i.test(p))
         problems.push(
-          `${PROJECT}:image.file: ${show(image.file)} has an unknown extension; use a .qcow2, .raw/.img or .vmdk file`,
+          `image.file: ${show(image.file)} has an unknown extension; use a .qcow2, .raw/.img or .vmdk file`,
         );
     }
   } else if (image.file) {
     problems.push(
-      `${PROJECT}:image.file: ${show(image.file)} is set but image.source is iso; set image.source: file or remove image.file`,
+      `image.file: ${show(image.file)} is set but image.source is iso; run ${setCommand("image.source", "file")} or remove image.file`,
     );
   }
   if (/^(https?:\/\/|git@)/.test(hub.content) && !/#[^#\s]+$/.test(hub.content))
     problems.push(
-      `${PROJECT}:hub.content: ${show(hub.content)} is a git URL without a ref; pin it like https://host/repo.git#v1.0`,
+      `hub.content: ${show(hub.content)} is a git URL without a ref; pin it like https://host/repo.git#v1.0`,
     );
   if (hub.letsencryptEmail && !hub.dnsName)
     problems.push(
-      `${PROJECT}:hub.letsencryptEmail: ${show(hub.letsencryptEmail)} needs hub.dnsName; set hub.dnsName or remove the e-mail`,
+      `hub.letsencryptEmail: ${show(hub.letsencryptEmail)} needs hub.dnsName; set hub.dnsName or remove the e-mail`,
     );
   if (ostack.keyPair && ostack.publicKey)
-    problems.push(`${PROJECT}:openstack.publicKey: is set together with openstack.keyPair; use one of them`);
+    problems.push(`openstack.publicKey: is set together with openstack.keyPair; use one of them`);
   if (image.builder === "virtualbox" && image.source === "iso")
     problems.push(
-      `${PROJECT}:image.builder: "virtualbox" makes a Vagrant box, but the final image is provisioned from a qcow2 base image (the Vagrant path is not implemented yet); use builder qemu, or build the box with packer/ by hand`,
+      `image.builder: "virtualbox" makes a Vagrant box, but the final image is provisioned from a qcow2 base image (the Vagrant path is not implemented yet); use builder qemu, or build the box with packer/ by hand`,
     );
   if (target === "local") {
     const hostPorts = [local.httpPort, ...local.forwardPorts.map((p) => Number(p.split(":")[0]))];
     const dup = hostPorts.find((p, i) => hostPorts.indexOf(p) !== i);
     if (dup !== undefined)
       problems.push(
-        `${PROJECT}:local.forwardPorts: ${show(local.forwardPorts)} uses host port ${dup} twice (httpPort is ${local.httpPort}); give every forward its own host port`,
+        `local.forwardPorts: ${show(local.forwardPorts)} uses host port ${dup} twice (httpPort is ${local.httpPort}); give every forward its own host port`,
       );
     const bad = local.forwardPorts.filter((p) => p.split(":").some((n) => Number(n) < 1 || Number(n) > 65535));
-    if (bad.length)
-      problems.push(`${PROJECT}:local.forwardPorts: ${show(bad)} has a port outside 1-65535; use ports 1-65535`);
+    if (bad.length) problems.push(`local.forwardPorts: ${show(bad)} has a port outside 1-65535; use ports 1-65535`);
     if (local.dataDiskGb > 0 && local.provider !== "qemu")
       problems.push(
-        `${PROJECT}:local.dataDiskGb: ${local.dataDiskGb} needs local.provider qemu (the vagrant-libvirt runner has no data disk yet); set local.provider: qemu, or dataDiskGb: 0`,
+        `local.dataDiskGb: ${local.dataDiskGb} needs local.provider qemu (the vagrant-libvirt runner has no data disk yet); run ${setCommand("local.provider", "qemu")}, or set local.dataDiskGb to 0`,
       );
     if (local.dataDiskGb > 0 && local.dataDir)
       problems.push(
-        `${PROJECT}:local.dataDir: ${show(local.dataDir)} and local.dataDiskGb (${local.dataDiskGb}) would both be /srv/data; keep users' data on the data disk (remove dataDir) or in the host folder (dataDiskGb: 0)`,
+        `local.dataDir: ${show(local.dataDir)} and local.dataDiskGb (${local.dataDiskGb}) would both be /srv/data; keep users' data on the data disk (remove dataDir) or in the host folder (dataDiskGb: 0)`,
       );
     if (local.provider === "vagrant-libvirt" && /^192\.168\.121\./.test(local.ip))
       problems.push(
-        `${PROJECT}:local.ip: ${show(local.ip)} is in 192.168.121.0/24, vagrant-libvirt's management network; pick an address in another private range (e.g. 192.168.56.10)`,
+        `local.ip: ${show(local.ip)} is in 192.168.121.0/24, vagrant-libvirt's management network; pick an address in another private range (e.g. 192.168.56.10)`,
       );
   }
   if (target === "local" && image.exportFormat !== "qcow2" && image.source === "iso")
     problems.push(
-      `${PROJECT}:image.exportFormat: ${show(image.exportFormat)} is not what the local target runs; use qcow2 (raw/vmdk are for clouds that need them)`,
+      `image.exportFormat: ${show(image.exportFormat)} is not what the local target runs; use qcow2 (raw/vmdk are for clouds that need them)`,
     );
 
   // ISO: URL and checksum from the config, else from the OS variable file.
@@ -317,17 +323,13 @@ export function loadConfig(opts: LoadOptions = {}): StackConfig {
     if (!isoUrl) isoUrl = d.isoUrl ?? "";
     if (!image.isoUrl && !isoSha256) isoSha256 = d.isoSha256 ?? "";
     if (!isoUrl)
-      problems.push(
-        `${PROJECT}:image.isoUrl: is empty and packer/os/${image.os}.pkrvars.hcl pins none; set image.isoUrl`,
-      );
+      problems.push(`image.isoUrl: is empty and packer/os/${image.os}.pkrvars.hcl pins none; set image.isoUrl`);
     if (image.isoUrl && !image.isoSha256 && !image.isoSha256SumsUrl)
       problems.push(
-        `${PROJECT}:image.isoSha256: is empty for a custom image.isoUrl; set image.isoSha256 or image.isoSha256SumsUrl (an ISO is never used unverified)`,
+        `image.isoSha256: is empty for a custom image.isoUrl; set image.isoSha256 or image.isoSha256SumsUrl (an ISO is never used unverified)`,
       );
     if (!isoSha256 && !image.isoSha256SumsUrl && !image.isoUrl)
-      problems.push(
-        `${PROJECT}:image.isoSha256: packer/os/${image.os}.pkrvars.hcl pins no checksum; set image.isoSha256`,
-      );
+      problems.push(`image.isoSha256: packer/os/${image.os}.pkrvars.hcl pins no checksum; set image.isoSha256`);
   }
 
   if (problems.length > 0) throw new ConfigError(problems);

@@ -1,7 +1,12 @@
 /**
  * The one way problems reach a user: collected (never stopping at the first), then one message listing them all,
- * each line naming the key, the bad value and the fix. Used by config validation and by both targets' preflights.
+ * each line naming the key the way a user sets it (`local.provider`, as in `pulumi config set --path local.provider
+ * qemu`), the bad value and the fix. Used by config validation, the host-tool checks and both targets' preflights.
+ *
+ * The errors are `pulumi.RunError`s: the SDK's way to end a program with a user error. The Node.js runtime prints
+ * their message alone (no stack trace, no dump of the error's fields), once.
  */
+import * as pulumi from "@pulumi/pulumi";
 
 /** `<title> (N problem(s)):` then one `  - <problem>` line each. */
 export function formatProblems(title: string, problems: readonly string[]): string {
@@ -9,10 +14,20 @@ export function formatProblems(title: string, problems: readonly string[]): stri
   return `${title} (${n} problem${n === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`;
 }
 
+/** A problem the user can fix: printed as its message alone. `problems` holds the lines (not printed twice). */
+export class UserError extends pulumi.RunError {
+  declare readonly problems: readonly string[];
+  constructor(title: string, problems: readonly string[]) {
+    super(formatProblems(title, problems));
+    // not enumerable: an inspector that dumps an error's own fields must not print the list a second time
+    Object.defineProperty(this, "problems", { value: [...problems], enumerable: false });
+  }
+}
+
 /** A failed preflight: what the stack needs from the host or the cloud is missing (the message lists each). */
-export class PreflightError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(formatProblems("Preflight failed", problems));
+export class PreflightError extends UserError {
+  constructor(problems: readonly string[]) {
+    super("Preflight failed", problems);
     this.name = "PreflightError";
   }
 }
@@ -20,4 +35,16 @@ export class PreflightError extends Error {
 /** Throws a PreflightError when there is any problem. */
 export function throwIfProblems(problems: readonly string[]): void {
   if (problems.length) throw new PreflightError(problems);
+}
+
+const shellWord = (w: string) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
+
+/**
+ * The command that sets a key, as a user types it: `pulumi config set --path 'local.provider' qemu` for a key in a
+ * section (without `--path` Pulumi would make a flat key named "local.provider" that nothing reads), `pulumi config
+ * set target local` for a top-level key.
+ */
+export function setCommand(key: string, value: string | number | boolean): string {
+  const nested = key.includes(".");
+  return `\`pulumi config set ${nested ? `--path '${key}'` : key} ${shellWord(String(value))}\``;
 }

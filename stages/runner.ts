@@ -164,3 +164,19 @@ export abstract class StageComponent<S> extends pulumi.ComponentResource {
     this.size = this.result.apply((r) => r.size);
   }
 }
+
+/**
+ * What the cache holds for a stage's key, as far as preview can tell cheaply: the manifest's result when the
+ * artifact is there with its recorded size (the driver still verifies the checksum before using it).
+ */
+export function peekCache(cacheDir: string, stage: string, key: string): StageResult | undefined {
+  try {
+    const m = JSON.parse(fs.readFileSync(path.join(cacheDir, stage, key, "manifest.json"), "utf8")) as {
+      result: StageResult;
+    };
+    const st = fs.statSync(m.result.path, { throwIfNoEntry: false });
+    return st && st.size === m.result.size ? m.result : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -9,6 +9,15 @@ import { ISO_IMAGE, IsoImageSettings } from "./settings";
 /** The ISO to use (settings.ts documents each field) and where the stage keeps its files. */
 export interface IsoImageArgs extends IsoImageSettings, StageDirs {}
 
+/** The ISO's content key: its checksum when pinned, else where its checksum is published. */
+export function isoImageKey(args: Pick<IsoImageSettings, "url" | "sha256" | "sha256SumsUrl">): string {
+  return contentHash(
+    args.sha256
+      ? { stage: "iso-image", sha256: args.sha256 }
+      : { stage: "iso-image", url: args.url, sums: args.sha256SumsUrl },
+  );
+}
+
 export class IsoImage extends StageComponent<IsoImageSettings> {
   constructor(name: string, args: IsoImageArgs, opts?: pulumi.ComponentResourceOptions) {
     super(
@@ -17,12 +26,7 @@ export class IsoImage extends StageComponent<IsoImageSettings> {
       "fetch",
       {
         stage: ISO_IMAGE,
-        // The ISO is identified by its checksum when pinned, else by where its checksum is published.
-        key: contentHash(
-          args.sha256
-            ? { stage: "iso-image", sha256: args.sha256 }
-            : { stage: "iso-image", url: args.url, sums: args.sha256SumsUrl },
-        ),
+        key: isoImageKey(args),
         settings: { url: args.url, sha256: args.sha256, sha256SumsUrl: args.sha256SumsUrl, localPath: args.localPath },
         dirs: args,
       },

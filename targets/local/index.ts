@@ -11,6 +11,7 @@ import { AdminPasswordSalt } from "../password-salt";
 import { LocalDataDisk } from "./data-disk";
 import { LocalVm } from "./local-vm";
 import { localPreflight } from "./preflight";
+import { throwIfProblems } from "../../config/problems";
 import { DATA_DISK_DEVICE } from "./settings";
 
 /** The same first-boot user-data as a cloud server's (cloud-init/render.ts), for the local VM (NoCloud seed). */
@@ -28,13 +29,16 @@ function localUserData(
   return pulumi.all([password, salt]).apply(([pw, s]) => stackUserData(hub, pw, s, { localDataShare, dataVolume }));
 }
 
-/** Deploys the stack as a VM on this machine; `build` runs the image build (after the preflight passed). */
+/**
+ * Deploys the stack as a VM on this machine; `build` runs the image build (after the preflight passed).
+ * `opts.problems`: what the pipeline's host checks found (tools, accelerator), reported with this target's own.
+ */
 export async function deployLocal(
   cfg: LocalStackConfig,
   build: () => Artifact | undefined,
-  opts: { hostChecks: boolean },
+  opts: { hostChecks: boolean; accelerator: string; problems: readonly string[] },
 ): Promise<PipelineOutputs> {
-  if (opts.hostChecks) localPreflight(cfg);
+  throwIfProblems([...opts.problems, ...(opts.hostChecks ? localPreflight(cfg) : [])]);
   const artifact = build();
   if (!artifact) throw new Error("target local needs a built image or image.file");
   const name = `jupyterhub-${cfg.stack}`;
@@ -58,7 +62,7 @@ export async function deployLocal(
     dataDir: cfg.local.dataDir,
     memoryMb: cfg.local.memoryMb,
     cpus: cfg.local.cpus,
-    accelerator: cfg.image.accelerator,
+    accelerator: opts.accelerator,
     hubPath: cfg.hub.baseUrl,
     waitForHub: cfg.local.waitForHub,
     readyTimeoutSec: cfg.local.readyTimeoutSeconds,

@@ -12,10 +12,14 @@ import { GlanceImage } from "./glance-image";
 import { openstackPreflight } from "./preflight";
 import { JupyterHubServer } from "./server";
 
-/** Deploys to the stack's OpenStack cloud; `build` runs the image build (after the preflight passed). */
+/**
+ * Deploys to the stack's OpenStack cloud; `build` runs the image build (after the preflight passed).
+ * `hostProblems`: what the pipeline's host checks found, reported with the cloud's in one message.
+ */
 export async function deployOpenstack(
   cfg: OpenstackStackConfig,
   build: () => Artifact | undefined,
+  hostProblems: readonly string[] = [],
 ): Promise<PipelineOutputs> {
   const o = cfg.openstack;
   const provider = new openstack.Provider("openstack", {
@@ -23,7 +27,7 @@ export async function deployOpenstack(
     region: o.region || undefined,
     password: cfg.openstackPassword,
   });
-  await openstackPreflight(cfg, provider);
+  await openstackPreflight(cfg, provider, hostProblems);
 
   const artifact = build();
   const osInfo = OS_INFO[cfg.image.os];

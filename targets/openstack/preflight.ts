@@ -28,7 +28,7 @@ export function cloudsYamlCandidates(env: NodeJS.ProcessEnv = process.env, cwd =
  * says is what the provider would find.
  */
 export function checkCloudEntry(cloud: string, candidates: string[] = cloudsYamlCandidates()): string | undefined {
-  const key = "jupyterhub-vm:openstack.cloud";
+  const key = "openstack.cloud";
   const file = candidates.find((f) => fs.existsSync(f));
   if (!file)
     return (
@@ -100,7 +100,7 @@ export function lookupProblems(cloud: string, lookups: readonly Lookup[], result
     const reason = lookupReason(r.reason);
     if (isNotFound(reason)) {
       problems.push(
-        `jupyterhub-vm:${key}: ${JSON.stringify(value)} was not found in cloud ${JSON.stringify(cloud)} (${reason}); pick one from ${fix}`,
+        `${key}: ${JSON.stringify(value)} was not found in cloud ${JSON.stringify(cloud)} (${reason}); pick one from ${fix}`,
       );
     } else {
       cloudErrors.set(reason, [...(cloudErrors.get(reason) ?? []), key]);
@@ -109,17 +109,22 @@ export function lookupProblems(cloud: string, lookups: readonly Lookup[], result
   // one failure to reach or authenticate with the cloud fails every lookup the same way: say it once
   for (const [reason, keys] of cloudErrors)
     problems.push(
-      `jupyterhub-vm:openstack.cloud: cloud ${JSON.stringify(cloud)} could not be asked for ${keys.join(", ")} (${reason}); ` +
+      `openstack.cloud: cloud ${JSON.stringify(cloud)} could not be asked for ${keys.join(", ")} (${reason}); ` +
         "check its clouds.yaml entry (auth_url, credentials, region) and that its API answers",
     );
   return problems;
 }
 
-export async function openstackPreflight(cfg: OpenstackStackConfig, provider: openstack.Provider): Promise<void> {
+/** Checks the cloud entry and looks up every named resource; throws one PreflightError with `earlier` problems too. */
+export async function openstackPreflight(
+  cfg: OpenstackStackConfig,
+  provider: openstack.Provider,
+  earlier: readonly string[] = [],
+): Promise<void> {
   const o = cfg.openstack;
   const cloudProblem = checkCloudEntry(o.cloud);
-  // an unknown cloud fails every lookup the same way: say that alone
-  if (cloudProblem) throwIfProblems([cloudProblem]);
+  // an unknown cloud fails every lookup the same way: say that alone (with the host's problems)
+  if (cloudProblem) throwIfProblems([...earlier, cloudProblem]);
   const opts = { provider, async: true } as pulumi.InvokeOptions;
   // [key, value, lookup, where to pick a valid value]; an empty value is not looked up (the key is optional)
   const all: [string, string, () => Promise<unknown>, string][] = [
@@ -149,6 +154,5 @@ export async function openstackPreflight(cfg: OpenstackStackConfig, provider: op
     .filter(([, value]) => value)
     .map(([key, value, run, fix]) => ({ key: `openstack.${key}`, value, run, fix }));
   const results = await Promise.allSettled(lookups.map((l) => l.run()));
-  const problems = lookupProblems(o.cloud, lookups, results);
-  throwIfProblems(problems);
+  throwIfProblems([...earlier, ...lookupProblems(o.cloud, lookups, results)]);
 }

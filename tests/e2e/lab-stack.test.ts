@@ -321,9 +321,7 @@ describe("invalid stack configs fail at preview and create nothing", () => {
     bad.writeConfig(BASE_CONFIG({ image: { diskSizeGb: 1 }, openstack: { flavor: "m1.nope" } }));
     const r = bad.pulumi(["preview"], { allowFail: true });
     expect(r.status).not.toBe(0);
-    expect(r.stdout + r.stderr).toMatch(
-      /jupyterhub-vm:image\.diskSizeGb: 1 is out of range; use a number from 8 to 2048/,
-    );
+    expect(r.stdout + r.stderr).toMatch(/image\.diskSizeGb: 1 is out of range; use a number from 8 to 2048/);
     expect(ours(state())).toEqual(NOTHING);
   });
 
@@ -338,12 +336,10 @@ describe("invalid stack configs fail at preview and create nothing", () => {
     const out = r.stdout + r.stderr;
     assertBridgedOpenstack(out);
     const noResults = "Your query returned no results. Please change your search criteria and try again.";
-    expect(out).toContain(`jupyterhub-vm:openstack.flavor: "m1.nope" was not found in cloud "lab-demo" (${noResults})`);
-    expect(out).toContain(
-      `jupyterhub-vm:openstack.network: "no-such-net" was not found in cloud "lab-demo" (${noResults})`,
-    );
+    expect(out).toContain(`openstack.flavor: "m1.nope" was not found in cloud "lab-demo" (${noResults})`);
+    expect(out).toContain(`openstack.network: "no-such-net" was not found in cloud "lab-demo" (${noResults})`);
     expect(out).toMatch(
-      /jupyterhub-vm:openstack\.keyPair: "no-key" was not found in cloud "lab-demo" \(Error retrieving openstack_compute_keypair_v2 no-key: .*404/,
+      /openstack\.keyPair: "no-key" was not found in cloud "lab-demo" \(Error retrieving openstack_compute_keypair_v2 no-key: .*404/,
     );
     expect(ours(state())).toEqual(NOTHING);
   });
@@ -354,7 +350,7 @@ describe("invalid stack configs fail at preview and create nothing", () => {
     expect(r.status).not.toBe(0);
     const out = r.stdout + r.stderr;
     expect(out).toContain(
-      `jupyterhub-vm:openstack.cloud: "lab-nope" is not a cloud in ${path.join(LAB, "clouds.yaml")} (it has: lab, lab-demo)`,
+      `openstack.cloud: "lab-nope" is not a cloud in ${path.join(LAB, "clouds.yaml")} (it has: lab, lab-demo)`,
     );
     expect(out).not.toMatch(/openstack\.flavor/);
     expect(ours(state())).toEqual(NOTHING);

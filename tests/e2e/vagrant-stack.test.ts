@@ -277,7 +277,7 @@ describe("preflight", () => {
     try {
       const r = pulumi(["preview"], { allowFail: true });
       expect(r.status).not.toBe(0);
-      expect(`${r.stdout}${r.stderr}`).toContain(`jupyterhub-vm:local.libvirtUri: "${bad}" cannot be reached`);
+      expect(`${r.stdout}${r.stderr}`).toContain(`local.libvirtUri: "${bad}" cannot be reached`);
       expect(virsh("list", "--all", "--name")).toEqual([]);
       expect(fs.existsSync(vmDir)).toBe(false);
     } finally {

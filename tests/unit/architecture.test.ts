@@ -60,7 +60,7 @@ describe("architecture", () => {
 
   it("the README's table names every product folder and root file", () => {
     expect([...rows.keys()].sort()).toEqual(
-      ["cloud-init", "config", "index.ts", "pipeline.ts", "scripts", "stages", "targets"].sort(),
+      ["cloud-init", "config", "host", "index.ts", "pipeline.ts", "scripts", "stages", "targets"].sort(),
     );
   });
 

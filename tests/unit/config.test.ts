@@ -2,6 +2,7 @@
  * Config validation: every key rejects a bad value with a message naming the key, the value and the fix; all
  * problems are reported together; nothing is registered before the config is valid.
  */
+import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { ConfigError } from "../../config";
 import { SCHEMA, fullKey } from "../../config/schema";
@@ -51,8 +52,8 @@ describe("every key validates its value", () => {
     } else {
       config[spec.section] = { ...((config[spec.section] as object) ?? {}), [spec.name]: spec.badExample };
     }
-    const err = await expectRejected(config, secrets, `jupyterhub-vm:${key}`);
-    const line = err.problems.find((p) => p.startsWith(`jupyterhub-vm:${key}`))!;
+    const err = await expectRejected(config, secrets, key);
+    const line = err.problems.find((p) => p.startsWith(key))!;
     // names the bad value (secrets excepted) and says how to fix it
     const shown = Array.isArray(spec.badExample) ? spec.badExample[0] : spec.badExample;
     if (spec.type.kind !== "secret") expect(line).toContain(JSON.stringify(shown).slice(0, 20));
@@ -80,15 +81,34 @@ describe("cross-key rules and special cases", () => {
   });
 
   it("rejects unknown top-level keys", async () => {
-    await expectRejected({ targt: "local" }, [], /jupyterhub-vm:targt: unknown key; did you mean "target"\?/);
+    await expectRejected({ targt: "local" }, [], /- targt: unknown key; did you mean "target"\?/);
   });
 
   it("rejects an admin password stored in plain text", async () => {
     await expectRejected({ ...GOOD_OPENSTACK }, [], /adminPassword: is stored in plain text; set it as a secret/);
   });
 
+  it("names a flat key set without --path, with the commands that nest it", async () => {
+    const err = await expectRejected({ "local.provider": "qemu", "image.diskSize": 20 }, []);
+    expect(err.problems).toEqual([
+      "local.provider: is a flat key (set without --path), so it is not read as local.provider; nest it: " +
+        "`pulumi config rm local.provider` then `pulumi config set --path 'local.provider' qemu`",
+      'image.diskSize: unknown key (set without --path, and image has no key "diskSize"; did you mean "diskSizeGb"?); ' +
+        "remove it: `pulumi config rm image.diskSize`",
+    ]);
+  });
+
+  it("is a RunError: the runtime prints its message alone, without a stack trace or its fields", async () => {
+    const err = await expectRejected({ targt: "local" }, []);
+    expect(pulumi.RunError.isInstance(err)).toBe(true);
+    expect(Object.keys(err)).not.toContain("problems");
+    expect(err.message).toBe(
+      'Invalid stack configuration (1 problem):\n  - targt: unknown key; did you mean "target"?',
+    );
+  });
+
   it("rejects a section that is not a mapping", async () => {
-    await expectRejected({ hub: ["admin"] }, [], /jupyterhub-vm:hub: .* is not a mapping/);
+    await expectRejected({ hub: ["admin"] }, [], /- hub: .* is not a mapping/);
   });
 
   it("requires image.file when image.source is file", async () => {
@@ -154,7 +174,7 @@ describe("cross-key rules and special cases", () => {
     await expectRejected(
       { local: { provider: "vagrant-libvirt", dataDiskGb: 10 } },
       [],
-      /local\.dataDiskGb: 10 needs local\.provider qemu \(the vagrant-libvirt runner has no data disk yet\); set local\.provider: qemu, or dataDiskGb: 0/,
+      /local\.dataDiskGb: 10 needs local\.provider qemu \(the vagrant-libvirt runner has no data disk yet\); run `pulumi config set --path 'local\.provider' qemu`, or set local\.dataDiskGb to 0/,
     );
   });
 

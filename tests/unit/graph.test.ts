@@ -132,7 +132,14 @@ describe("dev stack (local target)", () => {
       ]),
     );
     expect(types.filter((t) => t.startsWith("openstack:"))).toEqual([]);
-    expect(commands(r).map(stageOf).sort()).toEqual(["base-box", "final-image", "iso-image", "local-vm"]);
+    // the dev stack keeps users' data on a disk of its own (local.dataDiskGb)
+    expect(commands(r).map(stageOf).sort()).toEqual([
+      "base-box",
+      "final-image",
+      "iso-image",
+      "local-data-disk",
+      "local-vm",
+    ]);
     expect(r.outputs.hubUrl).toBe("http://127.0.0.1:8080/");
   });
 
@@ -157,7 +164,12 @@ describe("dev stack (local target)", () => {
   it("runs each stage through its driver with a fixed command line and the content key as its only trigger", () => {
     for (const c of commands(r)) {
       const stage = stageOf(c);
-      const driver = stage === "local-vm" ? "targets/local/driver.ts" : `stages/${stage}/driver.ts`;
+      const driver =
+        stage === "local-vm"
+          ? "targets/local/driver.ts"
+          : stage === "local-data-disk"
+            ? "targets/local/data-disk-driver.ts"
+            : `stages/${stage}/driver.ts`;
       expect(c.inputs.create).toBe(`node node_modules/tsx/dist/cli.mjs ${driver} create`);
       expect(c.inputs.delete).toBe(`node node_modules/tsx/dist/cli.mjs ${driver} delete`);
       expect(c.inputs.triggers).toEqual([c.inputs.environment.JHVM_KEY]);
@@ -179,7 +191,8 @@ describe("dev stack (local target)", () => {
       diskSizeGb: 20,
       exportFormat: "qcow2",
     });
-    expect(settings.runVars).toEqual({ memoryMb: 4096, cpus: 2, headless: true, accelerator: "kvm" });
+    // image.accelerator auto: without the host checks (mocks) it is tcg; preview probes KVM (host/accelerator.ts)
+    expect(settings.runVars).toEqual({ memoryMb: 4096, cpus: 2, headless: true, accelerator: "tcg" });
   });
 });
 

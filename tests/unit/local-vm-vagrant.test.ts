@@ -14,7 +14,9 @@ import {
   vagrantfile,
   vendorData,
 } from "../../targets/local/vagrant-libvirt";
-import { localPreflight } from "../../targets/local/preflight";
+import { localNeeds, localPreflight } from "../../targets/local/preflight";
+import { toolProblems } from "../../host";
+import type { Runner } from "../../host/tools";
 
 const S: VagrantVmSettings = {
   buildDir: "/b",
@@ -123,67 +125,83 @@ describe("local preflight", () => {
         ...local,
       },
     }) as unknown as LocalStackConfig;
-  /** a stand-in for the probed tools: `present` maps "cmd args" prefixes to their output */
-  const tools =
-    (present: Record<string, string>) =>
-    (cmd: string, args: string[]): string | undefined => {
+  /** a stand-in for the probed tools: `present` maps "cmd args" prefixes to their output; others are not on PATH */
+  const runner =
+    (present: Record<string, string>): Runner =>
+    (cmd, args) => {
       const line = [cmd, ...args].join(" ");
       const hit = Object.keys(present).find((k) => line.startsWith(k));
-      return hit === undefined ? undefined : present[hit];
+      return hit === undefined
+        ? { status: null, out: "", error: `spawnSync ${cmd} ENOENT` }
+        : { status: 0, out: present[hit] };
     };
+  const probeOf = (present: Record<string, string>) => (cmd: string, args: string[]) => {
+    const r = runner(present)(cmd, args);
+    return r.status === 0 ? r.out : undefined;
+  };
   const ALL = {
     "vagrant --version": "Vagrant 2.3.4",
     "vagrant plugin list": "vagrant-libvirt (0.11.2, system)\n",
     "virsh --version": "9.0.0",
     "virsh -c qemu:///system uri": "qemu:///system",
-    "sh -c command -v ssh-keygen": "/usr/bin/ssh-keygen",
+    "ssh-keygen -l": "/dev/null is not a public key file.",
     "xorriso -version": "xorriso 1.5.4",
-    "qemu-system-x86_64 --version": "QEMU 7.2",
+    "qemu-system-x86_64 --version": "QEMU emulator version 7.2.22",
+    "qemu-img --version": "qemu-img version 7.2.22",
   };
-  const problems = (c: LocalStackConfig, run: ReturnType<typeof tools>) => {
-    try {
-      localPreflight(c, run);
-      return [];
-    } catch (e) {
-      return (e as Error).message.split("\n").slice(1);
-    }
-  };
+  const problems = (c: LocalStackConfig, present: Record<string, string>) => [
+    ...toolProblems(localNeeds(c), runner(present)),
+    ...localPreflight(c, probeOf(present)),
+  ];
 
   it("passes when every tool answers", () => {
-    expect(problems(cfg({}), tools(ALL))).toEqual([]);
-    expect(problems(cfg({ provider: "qemu" }), tools(ALL))).toEqual([]);
+    expect(problems(cfg({}), ALL)).toEqual([]);
+    expect(problems(cfg({ provider: "qemu" }), ALL)).toEqual([]);
   });
 
-  it("reports every missing piece at once, each naming its key and a fix", () => {
-    const p = problems(cfg({ dataDir: "/nonexistent/jhvm-data" }), tools({}));
-    expect(p).toHaveLength(5);
-    expect(p[0]).toMatch(
-      /local\.provider: "vagrant-libvirt" needs `vagrant` on PATH; install Vagrant .* or set local\.provider to qemu/,
+  it("reports every missing piece at once, each naming what needs it and how to install it", () => {
+    const p = problems(cfg({ dataDir: "/nonexistent/jhvm-data" }), {});
+    expect(p).toHaveLength(7);
+    expect(p[0]).toBe(
+      "vagrant: `vagrant` not found on PATH; needed by the local VM (local.provider: vagrant-libvirt); install: " +
+        "Debian/Ubuntu: sudo apt install vagrant vagrant-libvirt; macOS: brew install --cask vagrant (vagrant-libvirt " +
+        "needs Linux: use local.provider qemu); Windows: run this project inside WSL2 (Ubuntu) and use the " +
+        "Debian/Ubuntu command",
     );
-    expect(p[1]).toMatch(/local\.provider: "vagrant-libvirt" needs `virsh`/);
-    expect(p[2]).toMatch(/needs `ssh-keygen`/);
-    expect(p[3]).toMatch(/needs xorriso or genisoimage/);
-    expect(p[4]).toMatch(/local\.dataDir: "\/nonexistent\/jhvm-data" is not a directory/);
+    expect(p[1]).toMatch(/^vagrant-libvirt plugin: `vagrant` not found on PATH; needed by/);
+    expect(p[2]).toMatch(/^virsh \(libvirt clients\): `virsh` not found on PATH; .*sudo apt install libvirt-clients/);
+    expect(p[3]).toMatch(/^ssh-keygen: `ssh-keygen` not found on PATH; .*sudo apt install openssh-client/);
+    expect(p[4]).toMatch(
+      /^qemu-img: `qemu-img` not found on PATH; .*sudo apt install qemu-utils; macOS: brew install qemu/,
+    );
+    expect(p[5]).toMatch(/^xorriso \(or genisoimage\): `xorriso` not found on PATH; .*sudo apt install xorriso/);
+    expect(p[6]).toMatch(/^local\.dataDir: "\/nonexistent\/jhvm-data" is not a directory/);
   });
 
   it("names the plugin when Vagrant has no vagrant-libvirt", () => {
-    const p = problems(cfg({}), tools({ ...ALL, "vagrant plugin list": "No plugins installed.\n" }));
-    expect(p).toEqual([expect.stringMatching(/needs the vagrant-libvirt plugin, which Vagrant does not list/)]);
+    const p = problems(cfg({}), { ...ALL, "vagrant plugin list": "No plugins installed.\n" });
+    expect(p).toEqual([
+      expect.stringMatching(/^vagrant-libvirt plugin: Vagrant does not list the vagrant-libvirt plugin; needed by/),
+    ]);
   });
 
-  it("names local.libvirtUri when libvirt cannot be reached", () => {
-    const p = problems(cfg({ libvirtUri: "qemu:///session" }), tools(ALL));
+  it("names local.libvirtUri when libvirt cannot be reached, with the command that switches to QEMU", () => {
+    const p = problems(cfg({ libvirtUri: "qemu:///session" }), ALL);
     expect(p).toEqual([
-      expect.stringMatching(/local\.libvirtUri: "qemu:\/\/\/session" cannot be reached .*start libvirtd/),
+      expect.stringMatching(
+        /local\.libvirtUri: "qemu:\/\/\/session" cannot be reached .*start libvirtd.*`pulumi config set --path 'local\.provider' qemu`/,
+      ),
     ]);
   });
 
   it("checks QEMU, not Vagrant, for the qemu runner", () => {
     const { "qemu-system-x86_64 --version": _q, ...noQemu } = ALL;
-    expect(problems(cfg({ provider: "qemu" }), tools(noQemu))).toEqual([
-      expect.stringMatching(/local\.provider: "qemu" needs `qemu-system-x86_64` on PATH/),
+    expect(problems(cfg({ provider: "qemu" }), noQemu)).toEqual([
+      expect.stringMatching(
+        /^qemu-system-x86_64: `qemu-system-x86_64` not found on PATH; needed by the local VM \(local\.provider: qemu\); install: Debian\/Ubuntu: sudo apt install qemu-system-x86/,
+      ),
     ]);
     const { "vagrant --version": _v, ...noVagrant } = ALL;
-    expect(problems(cfg({ provider: "qemu" }), tools(noVagrant))).toEqual([]);
+    expect(problems(cfg({ provider: "qemu" }), noVagrant)).toEqual([]);
   });
 });

@@ -50,12 +50,12 @@ describe("checkCloudEntry", () => {
   });
   it("names the file and the clouds it has for an unknown cloud", () => {
     expect(checkCloudEntry("lab-nope", [path.join(dir, "missing.yaml"), file])).toBe(
-      `jupyterhub-vm:openstack.cloud: "lab-nope" is not a cloud in ${file} (it has: lab-demo, other); use one of those names, or add the cloud to that file`,
+      `openstack.cloud: "lab-nope" is not a cloud in ${file} (it has: lab-demo, other); use one of those names, or add the cloud to that file`,
     );
   });
   it("says where it looked when there is no clouds.yaml", () => {
     const msg = checkCloudEntry("x", [path.join(dir, "a.yaml"), path.join(dir, "b.yaml")]);
-    expect(msg).toMatch(/^jupyterhub-vm:openstack\.cloud: "x" cannot be used: no clouds\.yaml was found \(looked in /);
+    expect(msg).toMatch(/^openstack\.cloud: "x" cannot be used: no clouds\.yaml was found \(looked in /);
     expect(msg).toContain("OS_CLIENT_CONFIG_FILE");
   });
   it("reports a broken file as broken", () => {
@@ -104,20 +104,14 @@ describe("preflight in the program (mocks)", () => {
     });
     expect(e.message).toContain("Preflight failed (5 problems):");
     expect(e.message).toContain(
-      `jupyterhub-vm:openstack.flavor: "m1.nope" was not found in cloud "lab-demo" (${NO_RESULTS}); pick one from \`openstack flavor list\``,
+      `openstack.flavor: "m1.nope" was not found in cloud "lab-demo" (${NO_RESULTS}); pick one from \`openstack flavor list\``,
     );
+    expect(e.message).toContain(`openstack.network: "no-net" was not found in cloud "lab-demo" (${NO_RESULTS})`);
+    expect(e.message).toContain(`openstack.keyPair: "nokey" was not found in cloud "lab-demo" (${keypairReason})`);
     expect(e.message).toContain(
-      `jupyterhub-vm:openstack.network: "no-net" was not found in cloud "lab-demo" (${NO_RESULTS})`,
+      `openstack.floatingIpPool: "no-pool" was not found in cloud "lab-demo" (${NO_RESULTS}); pick one from \`openstack network list --external\``,
     );
-    expect(e.message).toContain(
-      `jupyterhub-vm:openstack.keyPair: "nokey" was not found in cloud "lab-demo" (${keypairReason})`,
-    );
-    expect(e.message).toContain(
-      `jupyterhub-vm:openstack.floatingIpPool: "no-pool" was not found in cloud "lab-demo" (${NO_RESULTS}); pick one from \`openstack network list --external\``,
-    );
-    expect(e.message).toContain(
-      `jupyterhub-vm:openstack.existingImage: "noimg" was not found in cloud "lab-demo" (${NO_RESULTS})`,
-    );
+    expect(e.message).toContain(`openstack.existingImage: "noimg" was not found in cloud "lab-demo" (${NO_RESULTS})`);
     expect(e.registered.filter((r) => r.type.startsWith("openstack:") && !r.type.includes("providers"))).toEqual([]);
   });
 
@@ -130,7 +124,7 @@ describe("preflight in the program (mocks)", () => {
     });
     expect(e.message).toContain("Preflight failed (1 problem):");
     expect(e.message).toContain(
-      `jupyterhub-vm:openstack.cloud: cloud "lab-demo" could not be asked for openstack.flavor, openstack.network, openstack.floatingIpPool, openstack.keyPair, openstack.existingImage (${down})`,
+      `openstack.cloud: cloud "lab-demo" could not be asked for openstack.flavor, openstack.network, openstack.floatingIpPool, openstack.keyPair, openstack.existingImage (${down})`,
     );
     expect(e.message).not.toContain("was not found");
   });
@@ -142,9 +136,7 @@ describe("preflight in the program (mocks)", () => {
       cloudsYaml: "clouds:\n  genostack: {}\n",
       failingInvokes: [FLAVOR],
     });
-    expect(e.message).toMatch(
-      /jupyterhub-vm:openstack\.cloud: "lab-demo" is not a cloud in \S+clouds\.yaml \(it has: genostack\)/,
-    );
+    expect(e.message).toMatch(/openstack\.cloud: "lab-demo" is not a cloud in \S+clouds\.yaml \(it has: genostack\)/);
     expect(e.message).not.toContain("flavor");
   });
 });
