@@ -6,8 +6,10 @@
  *
  * Each entry is `<cacheDir>/<stage>/<key>/` with a manifest.json written last (atomically, by rename). `list` shows
  * every entry with its stage, key, size, age and whether it verifies (manifest present, artifact of the recorded
- * size). `prune` removes entries that do not verify, leftover work directories and stale locks, and with
- * `--older-than` also valid entries created more than DAYS days ago. A stack that needs a pruned entry rebuilds it.
+ * size), then what else lives under the cache directory (tool builds, test images) with sizes. `prune` removes
+ * entries that do not verify, leftover work directories and stale locks, and with `--older-than` also valid entries
+ * created more than DAYS days ago; never anything of a build that is running (its lock is held by a live process);
+ * `--dry-run` only says what it would remove. A stack that needs a pruned entry rebuilds it.
  */
 import * as fs from "fs";
 import * as os from "os";
@@ -36,27 +38,93 @@ function dirBytes(dir: string): number {
   return total;
 }
 
-export function listCache(cacheDir: string): { entries: CacheEntry[]; debris: string[] } {
+/** The live pid that holds `<stageDir>/<key>.lock`, if a build of that key is running. */
+function lockHolder(stageDir: string, key: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(path.join(stageDir, `${key}.lock`), "utf8").trim());
+    return pid > 0 && pidAlive(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid a work file carries (`.work-<key16>-<pid>`, `<key>.stale-<pid>`), if that process is alive. */
+function liveOwner(name: string): number | undefined {
+  const m = /(?:^\.work-[0-9a-f]+-|\.stale-)(\d+)$/.exec(name);
+  return m && pidAlive(Number(m[1])) ? Number(m[1]) : undefined;
+}
+
+/** Other things under the cache directory: the tool builds, the test images, the host probe results. */
+export interface OtherEntry {
+  readonly name: string;
+  readonly dir: string;
+  readonly bytes: number;
+  readonly what: string;
+}
+
+function describeOther(name: string): string {
+  if (/^pulumi-resource-/.test(name))
+    return "tool build: OpenStack provider plugin (scripts/install-openstack-provider.sh)";
+  if (/^pulumi-\d/.test(name)) return "tool build: Pulumi CLI (scripts/install-pulumi.sh)";
+  if (/^packer-\d/.test(name)) return "tool build: Packer and plugins (scripts/install-packer.sh)";
+  if (name === "packer_cache") return "Packer's download cache";
+  if (name === "host") return "host probe results (image.accelerator auto)";
+  if (name.startsWith("images/")) return "test image (tests/, testbed/hub-image; bounded by testbed/cache-keep.sh)";
+  return "not made by this project's stages";
+}
+
+export function listOther(cacheDir: string): OtherEntry[] {
+  if (!fs.existsSync(cacheDir)) return [];
+  const out: OtherEntry[] = [];
+  for (const name of fs.readdirSync(cacheDir).sort()) {
+    const dir = path.join(cacheDir, name);
+    if (STAGES.includes(name) || !fs.statSync(dir).isDirectory()) continue;
+    if (name === "images") {
+      // one row per test image kind and entry
+      for (const kind of fs.readdirSync(dir).sort()) {
+        const k = path.join(dir, kind);
+        if (fs.statSync(k).isDirectory())
+          out.push({ name: `images/${kind}`, dir: k, bytes: dirBytes(k), what: describeOther(`images/${kind}`) });
+      }
+      continue;
+    }
+    out.push({ name, dir, bytes: dirBytes(dir), what: describeOther(name) });
+  }
+  return out;
+}
+
+export function listCache(cacheDir: string): { entries: CacheEntry[]; debris: string[]; busy: string[] } {
   const entries: CacheEntry[] = [];
   const debris: string[] = [];
+  /** work files of builds that are running: never pruned */
+  const busy: string[] = [];
   for (const stage of STAGES) {
     const stageDir = path.join(cacheDir, stage);
     if (!fs.existsSync(stageDir)) continue;
-    for (const name of fs.readdirSync(stageDir).sort()) {
+    const names = fs.readdirSync(stageDir).sort();
+    const anyLive = names.some((n) => n.endsWith(".lock") && lockHolder(stageDir, n.slice(0, -5)) !== undefined);
+    for (const name of names) {
       const dir = path.join(stageDir, name);
-      if (name.startsWith(".work-") || name.includes(".stale-") || name.endsWith(".part")) {
-        debris.push(dir);
+      if (name.startsWith(".work-") || name.includes(".stale-")) {
+        (liveOwner(name) !== undefined ? busy : debris).push(dir);
+        continue;
+      }
+      if (name.endsWith(".part")) {
+        // a download in progress is named by its checksum, not its key: kept while any build of the stage runs
+        (anyLive ? busy : debris).push(dir);
         continue;
       }
       if (name.endsWith(".lock")) {
-        if (!pidAlive(Number(fs.readFileSync(dir, "utf8").trim()))) debris.push(dir);
+        if (lockHolder(stageDir, name.slice(0, -5)) === undefined) debris.push(dir);
         continue;
       }
       if (!fs.statSync(dir).isDirectory()) continue;
+      const holder = lockHolder(stageDir, name);
       const manifestFile = path.join(dir, "manifest.json");
       let state = "ok";
       let created: Date | undefined;
-      if (!fs.existsSync(manifestFile)) state = "no manifest";
+      if (holder !== undefined) state = `busy (a build holds its lock, pid ${holder})`;
+      else if (!fs.existsSync(manifestFile)) state = "no manifest";
       else {
         try {
           const m = JSON.parse(fs.readFileSync(manifestFile, "utf8")) as {
@@ -73,15 +141,20 @@ export function listCache(cacheDir: string): { entries: CacheEntry[]; debris: st
       entries.push({ stage, key: name, dir, bytes: dirBytes(dir), created, state });
     }
   }
-  return { entries, debris };
+  return { entries, debris, busy };
 }
 
+/**
+ * What prune removes (or, with dryRun, would remove): leftovers of builds that are not running, entries that do not
+ * verify, and with olderThanDays valid entries made before then. Never an entry or work file of a running build.
+ */
 export function pruneCache(cacheDir: string, opts: { olderThanDays?: number; dryRun?: boolean } = {}): string[] {
   const { entries, debris } = listCache(cacheDir);
   const cutoff = opts.olderThanDays !== undefined ? Date.now() - opts.olderThanDays * 86400_000 : undefined;
   const doomed = [
     ...debris,
     ...entries
+      .filter((e) => !e.state.startsWith("busy"))
       .filter(
         (e) => e.state !== "ok" || (cutoff !== undefined && e.created !== undefined && e.created.getTime() < cutoff),
       )
@@ -101,7 +174,7 @@ function human(n: number): string {
   return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
 }
 
-function main(argv: string[]): number {
+export function main(argv: string[]): number {
   const [cmd, ...rest] = argv;
   const opt = (name: string) => {
     const i = rest.indexOf(name);
@@ -110,7 +183,7 @@ function main(argv: string[]): number {
   const raw = opt("--cache-dir") ?? process.env.JHVM_CACHE_DIR ?? "~/.cache/jupyterhub-vm";
   const cacheDir = raw.startsWith("~/") ? path.join(os.homedir(), raw.slice(2)) : path.resolve(raw);
   if (cmd === "list") {
-    const { entries, debris } = listCache(cacheDir);
+    const { entries, debris, busy } = listCache(cacheDir);
     console.log(`cache ${cacheDir}`);
     console.log("| stage | key | size | created | state |\n|---|---|---|---|---|");
     for (const e of entries)
@@ -118,8 +191,14 @@ function main(argv: string[]): number {
         `| ${e.stage} | ${e.key.slice(0, 16)} | ${human(e.bytes)} | ${e.created?.toISOString() ?? "-"} | ${e.state} |`,
       );
     console.log(
-      `${entries.length} entries, ${human(entries.reduce((a, e) => a + e.bytes, 0))}; ${debris.length} leftover work files`,
+      `${entries.length} entries, ${human(entries.reduce((a, e) => a + e.bytes, 0))}; ${debris.length} leftover work files; ${busy.length} work files of running builds`,
     );
+    const other = listOther(cacheDir);
+    if (other.length) {
+      console.log("\n| also under the cache directory | size | what |\n|---|---|---|");
+      for (const o of other) console.log(`| ${o.name} | ${human(o.bytes)} | ${o.what} |`);
+      console.log(`${other.length} more, ${human(other.reduce((a, o) => a + o.bytes, 0))} (prune leaves them alone)`);
+    }
     return 0;
   }
   if (cmd === "prune") {
@@ -128,12 +207,15 @@ function main(argv: string[]): number {
       console.error(`--older-than takes a number of days, got ${JSON.stringify(days)}`);
       return 2;
     }
+    const dryRun = rest.includes("--dry-run");
     const removed = pruneCache(cacheDir, {
       olderThanDays: days === undefined ? undefined : Number(days),
-      dryRun: rest.includes("--dry-run"),
+      dryRun,
     });
-    for (const d of removed) console.log(`${rest.includes("--dry-run") ? "would remove" : "removed"} ${d}`);
-    console.log(`${removed.length} removed`);
+    for (const d of removed) console.log(`${dryRun ? "would remove" : "removed"} ${d}`);
+    console.log(
+      dryRun ? `${removed.length} would be removed (dry run: nothing was removed)` : `${removed.length} removed`,
+    );
     return 0;
   }
   console.error("usage: cache list|prune [--cache-dir DIR] [--older-than DAYS] [--dry-run]");
