@@ -12,7 +12,10 @@ import { deploy } from "./pipeline";
 // errors carry their own message (key, value, fix); JHVM_STACK_TRACES=1 restores full traces for debugging.
 if (!process.env.JHVM_STACK_TRACES) Error.stackTraceLimit = 3;
 
-export = (async () => {
+// A function, not a promise made at load time: the runtime calls it and awaits it at once. A promise created here
+// and rejected by a user error (ConfigError, PreflightError) would be "handled asynchronously" by the runtime, and
+// Node would print a PromiseRejectionHandledWarning next to the message.
+export = async () => {
   const cfg = loadConfig({ projectDir: __dirname });
   return deploy(cfg);
-})();
+};

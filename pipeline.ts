@@ -149,7 +149,7 @@ export function hostPreflight(cfg: StackConfig): { accelerator: string; problems
       problems.push(
         `image.accelerator: ${choice.problem}; run ${setCommand("image.accelerator", "auto")} (KVM where a guest runs under it, else tcg) or set it to tcg`,
       );
-    else pulumi.log.info(`image.accelerator ${JSON.stringify(cfg.image.accelerator)}: ${choice.why}`);
+    else pulumi.log.info(`image.accelerator ${cfg.image.accelerator} → ${choice.accelerator}: ${choice.why}`);
   } else if (accelerator === "auto") accelerator = "tcg";
   if (!buildsNothing(cfg))
     pulumi.log.info(

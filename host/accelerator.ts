@@ -145,11 +145,11 @@ export function chooseAccelerator(
   probe: typeof probeKvm = probeKvm,
 ): AcceleratorChoice {
   if (requested === "auto") {
-    if (os.platform() === "darwin") return { accelerator: "hvf", why: "auto on macOS: hvf" };
+    if (os.platform() === "darwin") return { accelerator: "hvf", why: "macOS's Hypervisor.framework" };
     const r = probe(cacheDir);
     return r.ok
-      ? { accelerator: "kvm", why: `auto chose kvm: ${r.why}` }
-      : { accelerator: "tcg", why: `auto chose tcg (software emulation, slower): ${r.why}` };
+      ? { accelerator: "kvm", why: r.why }
+      : { accelerator: "tcg", why: `software emulation, slower: ${r.why}` };
   }
   if (requested === "kvm") {
     const r = probe(cacheDir);
@@ -157,5 +157,5 @@ export function chooseAccelerator(
       ? { accelerator: "kvm", why: r.why }
       : { accelerator: "kvm", why: r.why, problem: `"kvm" cannot be used here: ${r.why}` };
   }
-  return { accelerator: requested, why: `${requested} as configured` };
+  return { accelerator: requested, why: "as configured" };
 }

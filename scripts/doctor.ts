@@ -68,7 +68,7 @@ function main(argv: string[]): number {
   console.log(lines.join("\n"));
   console.log("Windows: run this project inside WSL2 (Ubuntu) and use the Debian/Ubuntu commands.");
   const accel = chooseAccelerator("auto", cacheDir);
-  console.log(`\nimage.accelerator auto → ${accel.accelerator}${accel.why.replace(/^auto chose \w+/, "")}`);
+  console.log(`\nimage.accelerator auto → ${accel.accelerator}: ${accel.why}`);
   console.log(
     missingForDev.length
       ? `\nthe dev stack (Pulumi.dev.yaml) cannot build here yet: missing ${missingForDev.join(", ")}`

@@ -66,12 +66,18 @@ beforeAll(() => {
   execFileSync("mkfs.ext4", ["-q", "-F", "-d", skel, path.join(work, "disk.raw")]);
   execFileSync("qemu-img", ["convert", "-O", "qcow2", path.join(work, "disk.raw"), path.join(work, "disk.qcow2")]);
 
-  // stand-in Packer: records each call, writes the disk where the real one would
+  // stand-in Packer: answers preview's checks (version, installed plugins) as Packer does; records each build,
+  // writes the disk where the real one would
   const fake = path.join(work, "packer");
   fs.writeFileSync(
     fake,
     `#!/bin/bash
 set -eu
+case "$*" in
+  version) echo "Packer v1.15.4"; exit 0;;
+  "plugins installed") for p in qemu/packer-plugin-qemu_v1.0.9 ansible/packer-plugin-ansible_v1.0.3; do
+    echo "${work}/plugins/github.com/hashicorp/\${p}_x5.0_linux_amd64"; done; exit 0;;
+esac
 out=""; vm=""; only=""
 for a in "$@"; do case "$a" in
   -var-file=*build.pkrvars.hcl) f=\${a#-var-file=}
