@@ -219,6 +219,8 @@ describe("a newcomer's first run", () => {
       lines[up],
       'echo "== newcomer: hubUrl=$(pulumi stack output hubUrl) at $(date +%s)"',
       ...lines.slice(up + 1),
+      // the cache commands (README "The local target and the shared cache")
+      ...readmeBlock("readme-cache"),
     ];
     // `set -x` shows each command as it runs: the log reads like the newcomer's terminal
     const t0 = Date.now();
@@ -240,6 +242,8 @@ describe("a newcomer's first run", () => {
     // the passphrase file the README made: 0600, outside the repository
     const pass = path.join(home, ".config/jupyterhub-vm/passphrase");
     expect(fs.statSync(pass).mode & 0o777).toBe(0o600);
+    expect(out).toMatch(/\+ npm run cache -- list[\s\S]*\| host \| \d+ B \| host probe results/);
+    expect(out).toMatch(/\+ npm run cache -- prune --older-than 30[\s\S]*\n0 removed\n/);
     // destroy: no VM left
     expect(qemuProcessesIn(project)).toEqual([]);
     expect(fs.existsSync(path.join(project, ".build/local-vm/jupyterhub-dev"))).toBe(false);

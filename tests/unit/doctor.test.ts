@@ -1,6 +1,6 @@
 /**
  * `npm run doctor` on a PATH without the tools: every row says what is missing, what needs it and how to install it
- * (Debian/Ubuntu and macOS columns), and it exits 1 because the dev stack could not build.
+ * (Debian/Ubuntu and macOS columns), and with --strict it exits 1 because the dev stack could not build.
  */
 import { spawnSync } from "child_process";
 import * as path from "path";
@@ -8,13 +8,17 @@ import { tempDir } from "./harness";
 import { REPO } from "../support";
 
 describe("npm run doctor", () => {
-  it("lists each missing tool with what needs it and the install commands, and exits 1", () => {
+  it("lists each missing tool with what needs it and the install commands, and exits 1 with --strict", () => {
     const empty = tempDir("jhvm-doctor-");
-    const r = spawnSync(process.execPath, [path.join(REPO, "node_modules/tsx/dist/cli.mjs"), "scripts/doctor.ts"], {
-      cwd: REPO,
-      encoding: "utf8",
-      env: { HOME: empty, PATH: empty, JHVM_CACHE_DIR: path.join(empty, "cache") },
-    });
+    const r = spawnSync(
+      process.execPath,
+      [path.join(REPO, "node_modules/tsx/dist/cli.mjs"), "scripts/doctor.ts", "--strict"],
+      {
+        cwd: REPO,
+        encoding: "utf8",
+        env: { HOME: empty, PATH: empty, JHVM_CACHE_DIR: path.join(empty, "cache") },
+      },
+    );
     expect(r.status).toBe(1);
     const rows = r.stdout.split("\n").filter((l) => l.startsWith("| ") && !l.startsWith("| tool"));
     expect(rows).toHaveLength(15);
