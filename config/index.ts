@@ -60,9 +60,51 @@ export class ConfigError extends UserError {
 
 const SECTIONS = ["image", "hub", "openstack", "local"] as const;
 
+/** A value for a message: JSON, shortened, and a URL's password never shown (`http://user:***@proxy`). */
 function show(v: unknown): string {
-  const s = JSON.stringify(v);
+  const s = JSON.stringify(v)?.replace(/(\/\/[^/\s:@"]+:)[^/\s@"]+@/g, "$1***@");
   return s === undefined ? String(v) : s.length > 80 ? s.slice(0, 77) + "..." : s;
+}
+
+/**
+ * A message about a secret, safe from the engine's masking: the engine replaces every occurrence of a secret's value
+ * in the output with "[secret]", so a short secret that happens to be a word of the message ("pass" in "password")
+ * would garble it. When the message contains the value, the terse form (key and rule) is used; neither ever shows it.
+ */
+function secretSafe(message: string, terse: string, value: string): string {
+  return value && message.includes(value) ? terse : message;
+}
+
+/** IPv4 address: four octets 0-255, no leading zeros. */
+function isIpv4(a: string): boolean {
+  const o = a.split(".");
+  return o.length === 4 && o.every((x) => /^(0|[1-9]\d{0,2})$/.test(x) && Number(x) <= 255);
+}
+
+/** Why a CIDR is not valid, or undefined. IPv4 prefix 0-32, IPv6 prefix 0-128. */
+function cidrProblem(c: string): string | undefined {
+  const [addr, prefix, ...more] = c.split("/");
+  if (more.length || prefix === undefined || !/^\d{1,3}$/.test(prefix)) return "needs one /prefix";
+  if (addr.includes(":")) {
+    if (!/^[0-9a-fA-F:]+$/.test(addr) || (addr.match(/::/g) ?? []).length > 1 || addr.split(":").length > 8)
+      return "is not an IPv6 address";
+    return Number(prefix) > 128 ? "has an IPv6 prefix above 128" : undefined;
+  }
+  if (!isIpv4(addr)) return "is not an IPv4 address (four numbers 0-255)";
+  return Number(prefix) > 32 ? "has an IPv4 prefix above 32" : undefined;
+}
+
+/** Time zones: the tz database's names as this Node.js knows them, plus the host's zoneinfo files. */
+function isTimeZone(tz: string): boolean {
+  if (tz === "UTC" || tz === "Etc/UTC") return true;
+  const known = (Intl as unknown as { supportedValuesOf?: (k: string) => string[] }).supportedValuesOf?.("timeZone");
+  if (known?.includes(tz)) return true;
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: tz });
+    return true;
+  } catch {
+    return fs.existsSync(path.join("/usr/share/zoneinfo", tz)) && !tz.includes("..");
+  }
 }
 
 function ck(spec: Pick<KeySpec, "section" | "name">): string {
@@ -185,6 +227,17 @@ export function loadConfig(opts: LoadOptions = {}): StackConfig {
     problems.push(`${name}: unknown key; ${suggest(name, allowedTop)}`);
   }
 
+  // Keys in a namespace that is not ours nor a provider's: a misspelled project name is ignored silently otherwise.
+  const namespaces = [PROJECT, "pulumi", "openstack", "command"];
+  for (const k of Object.keys(runtimeConfig.allConfig())) {
+    const ns = k.split(":")[0];
+    if (namespaces.includes(ns)) continue;
+    const rest = k.slice(ns.length + 1);
+    problems.push(
+      `${k}: namespace ${JSON.stringify(ns)} is not this project's (${PROJECT}), so nothing reads it; ${suggest(ns, [PROJECT])} set it again with ${setCommand(rest, "<value>")} and remove this one: \`pulumi config rm '${k}'\``,
+    );
+  }
+
   // Sections: one structured value each.
   const raw: Record<string, Record<string, unknown>> = { "": {} };
   for (const section of SECTIONS) {
@@ -220,7 +273,13 @@ export function loadConfig(opts: LoadOptions = {}): StackConfig {
         continue;
       }
       if (spec.name === "adminPassword" && plain.length < 12)
-        problems.push(`${full}: (secret) is shorter than 12 characters; choose a longer password`);
+        problems.push(
+          secretSafe(
+            `${full}: (secret) is shorter than 12 characters; choose a longer password`,
+            `${full}: (secret) rule: 12+ chars; set a longer one`,
+            plain,
+          ),
+        );
       if (plain === "") problems.push(`${full}: (secret) is empty; set a value or remove the key`);
       const secret = cfg.requireSecret(spec.name);
       if (spec.name === "adminPassword") adminPassword = secret;
@@ -274,7 +333,7 @@ export function loadConfig(opts: LoadOptions = {}): StackConfig {
       `image.file: ${show(image.file)} is set but image.source is iso; run ${setCommand("image.source", "file")} or remove image.file`,
     );
   }
-  if (/^(https?:\/\/|git@)/.test(hub.content) && !/#[^#\s]+$/.test(hub.content))
+  if (/^(https:\/\/|ssh:\/\/|git@)/.test(hub.content) && !/#[^#\s]+$/.test(hub.content))
     problems.push(
       `hub.content: ${show(hub.content)} is a git URL without a ref; pin it like https://host/repo.git#v1.0`,
     );
@@ -288,7 +347,54 @@ export function loadConfig(opts: LoadOptions = {}): StackConfig {
     problems.push(
       `image.builder: "virtualbox" makes a Vagrant box, but the final image is provisioned from a qcow2 base image (the Vagrant path is not implemented yet); use builder qemu, or build the box with packer/ by hand`,
     );
+  // ------------------------------------------------------------------ formats a pattern cannot express
+  ostack.sshAllowedCidrs.forEach((c, i) => {
+    const why = cidrProblem(c);
+    if (why)
+      problems.push(
+        `openstack.sshAllowedCidrs[${i}]: ${show(c)} ${why}; use a CIDR like 192.0.2.0/24 or 2001:db8::/32`,
+      );
+  });
+  if (local.ip && !isIpv4(local.ip))
+    problems.push(
+      `local.ip: ${show(local.ip)} is not an IPv4 address (four numbers 0-255); use one like 192.168.56.10`,
+    );
+  if (!isTimeZone(image.timezone))
+    problems.push(
+      `image.timezone: ${show(image.timezone)} is not in the tz database; use a name like Europe/Berlin or UTC (\`timedatectl list-timezones\`)`,
+    );
+  if (image.isoLocalPath && !fs.existsSync(path.resolve(projectDir, expandHome(image.isoLocalPath))))
+    problems.push(
+      `image.isoLocalPath: ${show(image.isoLocalPath)} does not exist; give the path of the downloaded ISO, or remove the key to download it`,
+    );
+  if (hub.content) {
+    const c = hub.content;
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(c) || /^[^/\s]+@[^:\s]+:/.test(c)) {
+      if (!/^(https:\/\/|ssh:\/\/|git@)/.test(c))
+        problems.push(
+          `hub.content: ${show(c)} is not an https or ssh git URL; use https://host/repo.git#ref or git@host:repo.git#ref`,
+        );
+    } else {
+      const dir = path.resolve(projectDir, expandHome(c));
+      if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory())
+        problems.push(
+          `hub.content: ${show(c)} is not a directory (resolved to ${dir}); give a directory of notebooks, or a git URL pinned to a ref`,
+        );
+    }
+  }
+
   if (target === "local") {
+    if (
+      local.dataDir &&
+      !fs.statSync(path.resolve(projectDir, expandHome(local.dataDir)), { throwIfNoEntry: false })?.isDirectory()
+    )
+      problems.push(`local.dataDir: ${show(local.dataDir)} is not a directory; create it or change the key`);
+    const guestPorts = [80, ...local.forwardPorts.map((p) => Number(p.split(":")[1]))];
+    const guestDup = guestPorts.find((p, i) => guestPorts.indexOf(p) !== i);
+    if (guestDup !== undefined)
+      problems.push(
+        `local.forwardPorts: ${show(local.forwardPorts)} forwards to guest port ${guestDup} twice${guestDup === 80 ? " (guest port 80 is the hub's, forwarded from local.httpPort)" : ""}; forward each guest port once`,
+      );
     const hostPorts = [local.httpPort, ...local.forwardPorts.map((p) => Number(p.split(":")[0]))];
     const dup = hostPorts.find((p, i) => hostPorts.indexOf(p) !== i);
     if (dup !== undefined)

@@ -59,6 +59,8 @@ export const AUTHENTICATORS = ["firstuse", "native", "tmp", "pam"] as const;
 
 const SHA256 = /^[0-9a-f]{64}$/;
 const URL_RE = /^(https?|file):\/\/\S+$/;
+/** proxies and mirrors: http(s) only (a file:// proxy means nothing to apt or pip) */
+const HTTP_URL_RE = /^https?:\/\/\S+$/;
 const CIDR = /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$|^[0-9a-fA-F:]+\/\d{1,3}$/;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
@@ -273,7 +275,7 @@ const KEYS = [
   {
     section: "image",
     name: "mirror",
-    type: { kind: "string", pattern: URL_RE, patternHint: "an http(s):// URL", allowEmpty: true },
+    type: { kind: "string", pattern: HTTP_URL_RE, patternHint: "an http(s):// URL", allowEmpty: true },
     default: "",
     doc: "Package mirror for the install; empty = the distribution's default.",
     onChange: "rebuild image",
@@ -282,7 +284,7 @@ const KEYS = [
   {
     section: "image",
     name: "httpProxy",
-    type: { kind: "string", pattern: URL_RE, patternHint: "an http(s):// URL", allowEmpty: true },
+    type: { kind: "string", pattern: HTTP_URL_RE, patternHint: "an http(s):// URL", allowEmpty: true },
     default: "",
     doc: "HTTP proxy used during the build and written into the image.",
     onChange: "rebuild image",
@@ -291,7 +293,7 @@ const KEYS = [
   {
     section: "image",
     name: "httpsProxy",
-    type: { kind: "string", pattern: URL_RE, patternHint: "an http(s):// URL", allowEmpty: true },
+    type: { kind: "string", pattern: HTTP_URL_RE, patternHint: "an http(s):// URL", allowEmpty: true },
     default: "",
     doc: "HTTPS proxy used during the build and written into the image.",
     onChange: "rebuild image",

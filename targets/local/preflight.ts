@@ -1,6 +1,5 @@
 /** The local target's preflight (see localNeeds and localPreflight). */
 import { spawnSync } from "child_process";
-import * as fs from "fs";
 import { LocalStackConfig } from "../../config";
 import { setCommand } from "../../config/problems";
 import type { Need } from "../../host";
@@ -24,7 +23,7 @@ export function localNeeds(cfg: LocalStackConfig): Need[] {
 
 /**
  * What else the local target needs from the host, checked at preview (all problems at once, each naming the key):
- * the libvirt connection for vagrant-libvirt (when virsh is there: a missing virsh is a tool problem), and dataDir.
+ * the libvirt connection for vagrant-libvirt (when virsh is there: a missing virsh is a tool problem).
  */
 export function localPreflight(cfg: LocalStackConfig, run: typeof probe = probe): string[] {
   const l = cfg.local;
@@ -35,7 +34,5 @@ export function localPreflight(cfg: LocalStackConfig, run: typeof probe = probe)
         `local.libvirtUri: ${JSON.stringify(l.libvirtUri)} cannot be reached (\`virsh -c ${l.libvirtUri} uri\` fails); start libvirtd (and virtlogd), fix the URI, or run the VM with QEMU alone: ${setCommand("local.provider", "qemu")}`,
       );
   }
-  if (l.dataDir && !fs.statSync(l.dataDir, { throwIfNoEntry: false })?.isDirectory())
-    problems.push(`local.dataDir: ${JSON.stringify(l.dataDir)} is not a directory; create it or change the key`);
   return problems;
 }

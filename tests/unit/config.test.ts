@@ -224,3 +224,83 @@ describe("cross-key rules and special cases", () => {
     expect(r.resources.length).toBeGreaterThan(0);
   });
 });
+
+describe("formats, existence and namespaces (one rejected example per class, exact message)", () => {
+  const problemsOf = async (config: Record<string, unknown>, secrets: string[] = []) =>
+    (await expectRejected(config, secrets)).problems;
+
+  it.each([
+    [
+      "a CIDR octet above 255",
+      { openstack: { sshAllowedCidrs: ["300.1.2.0/24"] } },
+      'openstack.sshAllowedCidrs[0]: "300.1.2.0/24" is not an IPv4 address (four numbers 0-255); use a CIDR like 192.0.2.0/24 or 2001:db8::/32',
+    ],
+    [
+      "an IPv4 prefix above 32",
+      { openstack: { sshAllowedCidrs: ["10.0.0.0/33"] } },
+      'openstack.sshAllowedCidrs[0]: "10.0.0.0/33" has an IPv4 prefix above 32; use a CIDR like 192.0.2.0/24 or 2001:db8::/32',
+    ],
+    [
+      "an IPv6 prefix above 128",
+      { openstack: { sshAllowedCidrs: ["2001:db8::/129"] } },
+      'openstack.sshAllowedCidrs[0]: "2001:db8::/129" has an IPv6 prefix above 128; use a CIDR like 192.0.2.0/24 or 2001:db8::/32',
+    ],
+    [
+      "an IPv4 address with an octet above 255",
+      { local: { provider: "qemu", ip: "192.168.56.256" } },
+      'local.ip: "192.168.56.256" is not an IPv4 address (four numbers 0-255); use one like 192.168.56.10',
+    ],
+    [
+      "a proxy that is not http(s)",
+      { image: { httpProxy: "file:///etc/proxy" } },
+      'image.httpProxy: "file:///etc/proxy" is not valid; use an http(s):// URL',
+    ],
+    [
+      "a time zone not in the tz database",
+      { image: { timezone: "Mars/Olympus_Mons" } },
+      'image.timezone: "Mars/Olympus_Mons" is not in the tz database; use a name like Europe/Berlin or UTC (`timedatectl list-timezones`)',
+    ],
+    [
+      "content over plain http",
+      { hub: { content: "http://example.org/lessons.git#v1" } },
+      'hub.content: "http://example.org/lessons.git#v1" is not an https or ssh git URL; use https://host/repo.git#ref or git@host:repo.git#ref',
+    ],
+    [
+      "a content directory that does not exist",
+      { hub: { content: "/nonexistent/lessons" } },
+      'hub.content: "/nonexistent/lessons" is not a directory (resolved to /nonexistent/lessons); give a directory of notebooks, or a git URL pinned to a ref',
+    ],
+    [
+      "an ISO path that does not exist",
+      { image: { isoLocalPath: "/nonexistent/ubuntu.iso" } },
+      'image.isoLocalPath: "/nonexistent/ubuntu.iso" does not exist; give the path of the downloaded ISO, or remove the key to download it',
+    ],
+    [
+      "a dataDir that does not exist",
+      { local: { provider: "qemu", dataDir: "/nonexistent/data" } },
+      'local.dataDir: "/nonexistent/data" is not a directory; create it or change the key',
+    ],
+    [
+      "a second forward to the hub's guest port 80",
+      { local: { provider: "qemu", forwardPorts: ["8081:80"] } },
+      `local.forwardPorts: ["8081:80"] forwards to guest port 80 twice (guest port 80 is the hub's, forwarded from local.httpPort); forward each guest port once`,
+    ],
+    [
+      "a misspelled project namespace",
+      { "jupyterhub_vm:target": "local" },
+      "jupyterhub_vm:target: namespace \"jupyterhub_vm\" is not this project's (jupyterhub-vm), so nothing reads it; did you mean \"jupyterhub-vm\"? set it again with `pulumi config set target '<value>'` and remove this one: `pulumi config rm 'jupyterhub_vm:target'`",
+    ],
+  ])("%s", async (_name, config, message) => {
+    expect(await problemsOf(config as Record<string, unknown>)).toEqual([message]);
+  });
+
+  it("never shows a URL's password, and a message about a short secret never holds the secret's value", async () => {
+    const p = await problemsOf({ image: { httpProxy: "ftp://ops:Sup3r-Secret@proxy:21" } });
+    expect(p).toEqual(['image.httpProxy: "ftp://ops:***@proxy:21" is not valid; use an http(s):// URL']);
+    // "password" is a word of the short-password message: the engine would mask it there, so the terse form is used
+    const short = await problemsOf({ ...GOOD_OPENSTACK, adminPassword: "password" }, ["adminPassword"]);
+    expect(short).toEqual(["adminPassword: (secret) rule: 12+ chars; set a longer one"]);
+    const other = await problemsOf({ ...GOOD_OPENSTACK, adminPassword: "hunter2" }, ["adminPassword"]);
+    expect(other).toEqual(["adminPassword: (secret) is shorter than 12 characters; choose a longer password"]);
+  });
+});

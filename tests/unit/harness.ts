@@ -179,7 +179,8 @@ export async function runProgram(main: () => Promise<Record<string, unknown>>, o
 
   const config: Record<string, string> = {};
   for (const [k, v] of Object.entries(opts.config))
-    config[`jupyterhub-vm:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+    // a key with its namespace ("jupyter_vm:image") is set as given
+    config[k.includes(":") ? k : `jupyterhub-vm:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
   pulumi.runtime.setAllConfig(
     config,
     (opts.secrets ?? []).map((k) => `jupyterhub-vm:${k}`),
