@@ -3,7 +3,7 @@
  * The config is read and validated once (config/), before any resource is registered; the pipeline
  * (pipeline.ts) wires the stage components.
  */
-import { loadConfig } from "./config";
+import { readConfig } from "./config";
 import { deploy } from "./pipeline";
 
 // Every failed invoke (e.g. a preflight lookup of a misspelled flavor) makes grpc-js build an Error with a stack
@@ -15,7 +15,8 @@ if (!process.env.JHVM_STACK_TRACES) Error.stackTraceLimit = 3;
 // A function, not a promise made at load time: the runtime calls it and awaits it at once. A promise created here
 // and rejected by a user error (ConfigError, PreflightError) would be "handled asynchronously" by the runtime, and
 // Node would print a PromiseRejectionHandledWarning next to the message.
+// Every problem in one run: the config's, the host's and the cloud's (a config with problems is never deployed).
 export = async () => {
-  const cfg = loadConfig({ projectDir: __dirname });
-  return deploy(cfg);
+  const { config, problems } = readConfig({ projectDir: __dirname });
+  return deploy(config, { configProblems: problems });
 };

@@ -130,6 +130,11 @@ export function buildImage(
 export interface DeployOptions {
   /** run the host checks (tools, accelerator probe, the local target's libvirt); the mock-based unit tests turn them off */
   readonly hostChecks?: boolean;
+  /**
+   * the config's problems (config/index.ts readConfig): the preflight still runs, and everything is reported in one
+   * ConfigError before any resource of the stack is made
+   */
+  readonly configProblems?: readonly string[];
 }
 
 /**
@@ -164,15 +169,28 @@ export function hostPreflight(cfg: StackConfig): { accelerator: string; problems
 
 export async function deploy(cfg: StackConfig, opts: DeployOptions = {}): Promise<PipelineOutputs> {
   const hostChecks = opts.hostChecks !== false;
-  const host: { accelerator: string; problems: string[] } = hostChecks
-    ? hostPreflight(cfg)
-    : { accelerator: cfg.image.accelerator === "auto" ? "tcg" : cfg.image.accelerator, problems: [] };
+  const configProblems = opts.configProblems ?? [];
+  const unchecked = { accelerator: cfg.image.accelerator === "auto" ? "tcg" : cfg.image.accelerator, problems: [] };
+  let host: { accelerator: string; problems: string[] } = unchecked;
+  if (hostChecks) {
+    try {
+      host = hostPreflight(cfg);
+    } catch (e) {
+      // a config with problems may not get this far; its problems are what the user needs to see
+      if (!configProblems.length) throw e;
+    }
+  }
   const build = () => {
     // created only once the preflight passed: a failed preview leaves nothing behind
     fs.mkdirSync(cfg.buildDir, { recursive: true });
     return buildImage(cfg, host.accelerator);
   };
   if (cfg.target === "local")
-    return deployLocal(cfg, build, { hostChecks, accelerator: host.accelerator, problems: host.problems });
-  return deployOpenstack(cfg, build, host.problems);
+    return deployLocal(cfg, build, {
+      hostChecks,
+      accelerator: host.accelerator,
+      problems: host.problems,
+      configProblems,
+    });
+  return deployOpenstack(cfg, build, host.problems, configProblems);
 }

@@ -13,7 +13,7 @@ import * as runtimeConfigModule from "@pulumi/pulumi/runtime/config";
 const runtimeConfig = runtimeConfigModule as typeof runtimeConfigModule & { isConfigSecret(key: string): boolean };
 import { KeySpec, PROJECT, SCHEMA, SectionValues, Target, fullKey } from "./schema";
 import { osDefaults } from "./os";
-import { UserError, setCommand } from "./problems";
+import { ConfigError, setCommand } from "./problems";
 
 export { PROJECT, SCHEMA } from "./schema";
 
@@ -51,12 +51,7 @@ export interface LocalStackConfig extends CommonConfig {
 /** The validated stack config: one of the targets, each with only its own section. */
 export type StackConfig = OpenstackStackConfig | LocalStackConfig;
 
-export class ConfigError extends UserError {
-  constructor(problems: readonly string[]) {
-    super("Invalid stack configuration", problems);
-    this.name = "ConfigError";
-  }
-}
+export { ConfigError } from "./problems";
 
 const SECTIONS = ["image", "hub", "openstack", "local"] as const;
 
@@ -198,6 +193,17 @@ export interface LoadOptions {
  * Reads and validates the whole stack config. Throws `ConfigError` listing every problem.
  */
 export function loadConfig(opts: LoadOptions = {}): StackConfig {
+  const { config, problems } = readConfig(opts);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/**
+ * Reads and validates the whole stack config, and returns it with every problem found. A key with a bad value gets
+ * its default, so the preflight can still check the host and the cloud, and the program reports all problems in
+ * one run (index.ts); a config with problems is never deployed.
+ */
+export function readConfig(opts: LoadOptions = {}): { config: StackConfig; problems: string[] } {
   const projectDir = opts.projectDir ?? process.cwd();
   const cfg = new pulumi.Config(PROJECT);
   const problems: string[] = [];
@@ -289,7 +295,7 @@ export function loadConfig(opts: LoadOptions = {}): StackConfig {
     const source = spec.section === "" ? undefined : raw[spec.section];
     const given = spec.section === "" ? cfg.get(spec.name) : source?.[spec.name];
     const value = given === undefined ? spec.default : checkValue(spec, given, problems);
-    values[spec.section][spec.name] = value;
+    values[spec.section][spec.name] = value === undefined ? spec.default : value;
   }
 
   const top = values[""];
@@ -424,7 +430,7 @@ export function loadConfig(opts: LoadOptions = {}): StackConfig {
   // ISO: URL and checksum from the config, else from the OS variable file.
   let isoUrl = image.isoUrl;
   let isoSha256 = image.isoSha256;
-  if (image.source === "iso" && !problems.some((p) => p.includes(":image.os:"))) {
+  if (image.source === "iso" && !problems.some((p) => p.startsWith("image.os:"))) {
     const d = osDefaults(image.os);
     if (!isoUrl) isoUrl = d.isoUrl ?? "";
     if (!image.isoUrl && !isoSha256) isoSha256 = d.isoSha256 ?? "";
@@ -437,8 +443,6 @@ export function loadConfig(opts: LoadOptions = {}): StackConfig {
     if (!isoSha256 && !image.isoSha256SumsUrl && !image.isoUrl)
       problems.push(`image.isoSha256: packer/os/${image.os}.pkrvars.hcl pins no checksum; set image.isoSha256`);
   }
-
-  if (problems.length > 0) throw new ConfigError(problems);
 
   const common: CommonConfig = {
     project: pulumi.getProject(),
@@ -456,10 +460,13 @@ export function loadConfig(opts: LoadOptions = {}): StackConfig {
     },
     hub,
   };
-  if (target === "openstack") return { ...common, target, openstackPassword, openstack: ostack };
+  if (target === "openstack") return { config: { ...common, target, openstackPassword, openstack: ostack }, problems };
   return {
-    ...common,
-    target,
-    local: { ...local, dataDir: local.dataDir ? path.resolve(projectDir, expandHome(local.dataDir)) : "" },
+    config: {
+      ...common,
+      target: "local",
+      local: { ...local, dataDir: local.dataDir ? path.resolve(projectDir, expandHome(local.dataDir)) : "" },
+    },
+    problems,
   };
 }

@@ -32,8 +32,20 @@ export class PreflightError extends UserError {
   }
 }
 
-/** Throws a PreflightError when there is any problem. */
-export function throwIfProblems(problems: readonly string[]): void {
+/** Invalid stack configuration: every problem with the config, and what the preflight found besides (one list). */
+export class ConfigError extends UserError {
+  constructor(problems: readonly string[]) {
+    super("Invalid stack configuration", problems);
+    this.name = "ConfigError";
+  }
+}
+
+/**
+ * Throws once for everything found: a ConfigError when the config has problems (the preflight's follow them), else a
+ * PreflightError. Nothing when there is no problem.
+ */
+export function throwIfProblems(problems: readonly string[], configProblems: readonly string[] = []): void {
+  if (configProblems.length) throw new ConfigError([...configProblems, ...problems]);
   if (problems.length) throw new PreflightError(problems);
 }
 

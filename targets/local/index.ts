@@ -36,9 +36,14 @@ function localUserData(
 export async function deployLocal(
   cfg: LocalStackConfig,
   build: () => Artifact | undefined,
-  opts: { hostChecks: boolean; accelerator: string; problems: readonly string[] },
+  opts: {
+    hostChecks: boolean;
+    accelerator: string;
+    problems: readonly string[];
+    configProblems?: readonly string[];
+  },
 ): Promise<PipelineOutputs> {
-  throwIfProblems([...opts.problems, ...(opts.hostChecks ? localPreflight(cfg) : [])]);
+  throwIfProblems([...opts.problems, ...(opts.hostChecks ? localPreflight(cfg) : [])], opts.configProblems);
   const artifact = build();
   if (!artifact) throw new Error("target local needs a built image or image.file");
   const name = `jupyterhub-${cfg.stack}`;

@@ -14,12 +14,14 @@ import { JupyterHubServer } from "./server";
 
 /**
  * Deploys to the stack's OpenStack cloud; `build` runs the image build (after the preflight passed).
- * `hostProblems`: what the pipeline's host checks found, reported with the cloud's in one message.
+ * `hostProblems`, `configProblems`: what the config validation and the host checks found, reported with the cloud's
+ * in one message (the explicit provider is the only resource registered before it: the lookups need it).
  */
 export async function deployOpenstack(
   cfg: OpenstackStackConfig,
   build: () => Artifact | undefined,
   hostProblems: readonly string[] = [],
+  configProblems: readonly string[] = [],
 ): Promise<PipelineOutputs> {
   const o = cfg.openstack;
   const provider = new openstack.Provider("openstack", {
@@ -27,7 +29,7 @@ export async function deployOpenstack(
     region: o.region || undefined,
     password: cfg.openstackPassword,
   });
-  await openstackPreflight(cfg, provider, hostProblems);
+  await openstackPreflight(cfg, provider, hostProblems, configProblems);
 
   const artifact = build();
   const osInfo = OS_INFO[cfg.image.os];

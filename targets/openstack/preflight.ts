@@ -120,11 +120,14 @@ export async function openstackPreflight(
   cfg: OpenstackStackConfig,
   provider: openstack.Provider,
   earlier: readonly string[] = [],
+  configProblems: readonly string[] = [],
 ): Promise<void> {
   const o = cfg.openstack;
+  // no cloud name (a config problem already says so): nothing to look up
+  if (!o.cloud) return throwIfProblems([...earlier], configProblems);
   const cloudProblem = checkCloudEntry(o.cloud);
-  // an unknown cloud fails every lookup the same way: say that alone (with the host's problems)
-  if (cloudProblem) throwIfProblems([...earlier, cloudProblem]);
+  // an unknown cloud fails every lookup the same way: say that alone (with the other problems)
+  if (cloudProblem) throwIfProblems([...earlier, cloudProblem], configProblems);
   const opts = { provider, async: true } as pulumi.InvokeOptions;
   // [key, value, lookup, where to pick a valid value]; an empty value is not looked up (the key is optional)
   const all: [string, string, () => Promise<unknown>, string][] = [
@@ -154,5 +157,5 @@ export async function openstackPreflight(
     .filter(([, value]) => value)
     .map(([key, value, run, fix]) => ({ key: `openstack.${key}`, value, run, fix }));
   const results = await Promise.allSettled(lookups.map((l) => l.run()));
-  throwIfProblems([...earlier, ...lookupProblems(o.cloud, lookups, results)]);
+  throwIfProblems([...earlier, ...lookupProblems(o.cloud, lookups, results)], configProblems);
 }

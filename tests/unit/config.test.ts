@@ -29,8 +29,11 @@ async function expectRejected(config: Record<string, unknown>, secrets: string[]
   }
   expect(error).toBeInstanceOf(ConfigError);
   for (const f of fragments) expect(error.message).toMatch(f);
-  // nothing at all was registered: validation happens before the first resource
-  expect(error.registered).toEqual([]);
+  // nothing was registered but, for OpenStack, the provider the preflight's lookups go through (it makes nothing in
+  // the cloud): every problem is found in one run, and nothing is built or deployed
+  expect(
+    error.registered.map((r: { type: string }) => r.type).filter((t: string) => t !== "pulumi:providers:openstack"),
+  ).toEqual([]);
   return error as ConfigError;
 }
 

@@ -139,4 +139,19 @@ describe("preflight in the program (mocks)", () => {
     expect(e.message).toMatch(/openstack\.cloud: "lab-demo" is not a cloud in \S+clouds\.yaml \(it has: genostack\)/);
     expect(e.message).not.toContain("flavor");
   });
+
+  it("reports the config's problems and the cloud's in one run (a bad value does not hide a missing flavor)", async () => {
+    const cfg = base();
+    const e = await failure({
+      config: { ...cfg, image: { ...cfg.image, diskSizeGb: 1 }, openstack: { cloud: "lab-demo", flavor: "m1.nope" } },
+      secrets: ["adminPassword"],
+      failingInvokes: { [FLAVOR]: "" },
+    });
+    expect(e.message.split("\n")).toEqual([
+      "Invalid stack configuration (2 problems):",
+      "  - image.diskSizeGb: 1 is out of range; use a number from 8 to 2048",
+      `  - openstack.flavor: "m1.nope" was not found in cloud "lab-demo" (${NO_RESULTS}); pick one from \`openstack flavor list\``,
+    ]);
+    expect(e.registered.filter((r) => !r.type.startsWith("pulumi:providers:"))).toEqual([]);
+  });
 });
