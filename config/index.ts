@@ -347,6 +347,14 @@ export function readConfig(opts: LoadOptions = {}): { config: StackConfig; probl
     problems.push(
       `hub.letsencryptEmail: ${show(hub.letsencryptEmail)} needs hub.dnsName; set hub.dnsName or remove the e-mail`,
     );
+  if (target === "openstack" && ostack.bootVolumeSizeGb > 0 && ostack.bootVolumeSizeGb < image.diskSizeGb)
+    problems.push(
+      `openstack.bootVolumeSizeGb: ${ostack.bootVolumeSizeGb} is smaller than image.diskSizeGb (${image.diskSizeGb}), the image's disk; set it to ${image.diskSizeGb} or more, or 0 to boot from the flavor's disk`,
+    );
+  if (ostack.existingImage && image.source === "file")
+    problems.push(
+      `openstack.existingImage: ${show(ostack.existingImage)} and image.source file (${show(image.file)}) both name the image to deploy; keep one: remove openstack.existingImage, or image.source and image.file`,
+    );
   if (ostack.keyPair && ostack.publicKey)
     problems.push(`openstack.publicKey: is set together with openstack.keyPair; use one of them`);
   if (image.builder === "virtualbox" && image.source === "iso")

@@ -116,6 +116,35 @@ export function lookupProblems(cloud: string, lookups: readonly Lookup[], result
 }
 
 /** Checks the cloud entry and looks up every named resource; throws one PreflightError with `earlier` problems too. */
+/**
+ * Whether the image fits the flavor found: its RAM at least the image's minimum (`openstack.minRamMb`, which Nova
+ * enforces at boot), its disk at least `image.diskSizeGb` when the server boots from the flavor's disk. Each names
+ * both keys and the fix.
+ */
+export function fitProblems(
+  cfg: OpenstackStackConfig,
+  lookups: readonly Lookup[],
+  results: PromiseSettledResult<unknown>[],
+): string[] {
+  const i = lookups.findIndex((l) => l.key === "openstack.flavor");
+  const r = results[i];
+  if (i < 0 || r?.status !== "fulfilled") return [];
+  const flavor = r.value as { ram?: number; disk?: number };
+  const o = cfg.openstack;
+  const name = JSON.stringify(o.flavor);
+  const problems: string[] = [];
+  if (typeof flavor.ram === "number" && flavor.ram < o.minRamMb)
+    problems.push(
+      `openstack.flavor: ${name} has ${flavor.ram} MiB of RAM, less than openstack.minRamMb (${o.minRamMb}), the image's minimum that Nova enforces; pick a flavor with at least ${o.minRamMb} MiB, or lower openstack.minRamMb`,
+    );
+  const disk = cfg.image.diskSizeGb;
+  if (!o.bootVolumeSizeGb && typeof flavor.disk === "number" && flavor.disk > 0 && flavor.disk < disk)
+    problems.push(
+      `openstack.flavor: ${name} has a ${flavor.disk} GiB disk, smaller than image.diskSizeGb (${disk}); pick a flavor with at least ${disk} GiB, or boot from a volume: openstack.bootVolumeSizeGb ${disk} or more`,
+    );
+  return problems;
+}
+
 export async function openstackPreflight(
   cfg: OpenstackStackConfig,
   provider: openstack.Provider,
@@ -157,5 +186,8 @@ export async function openstackPreflight(
     .filter(([, value]) => value)
     .map(([key, value, run, fix]) => ({ key: `openstack.${key}`, value, run, fix }));
   const results = await Promise.allSettled(lookups.map((l) => l.run()));
-  throwIfProblems([...earlier, ...lookupProblems(o.cloud, lookups, results)], configProblems);
+  throwIfProblems(
+    [...earlier, ...lookupProblems(o.cloud, lookups, results), ...fitProblems(cfg, lookups, results)],
+    configProblems,
+  );
 }

@@ -5,9 +5,10 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { checkCloudEntry, isNotFound, lookupReason } from "../../targets/openstack/preflight";
+import { fitProblems, checkCloudEntry, isNotFound, lookupReason } from "../../targets/openstack/preflight";
 import { NO_RESULTS, bridgedInvokeError, runProgram, tempDir } from "./harness";
 import { program } from "./program";
+import type { OpenstackStackConfig } from "../../config";
 
 const FLAVOR = "openstack:compute/getFlavor:getFlavor";
 const NETWORK = "openstack:networking/getNetwork:getNetwork";
@@ -74,7 +75,8 @@ describe("preflight in the program (mocks)", () => {
       buildDir: path.join(d, "build"),
       cacheDir: path.join(d, "cache"),
       adminPassword: "correct-horse-battery-staple",
-      image: { source: "file", file: path.join(d, "hub.qcow2") },
+      // the existing image is deployed: nothing is built (an image file beside it would be a config problem)
+      image: {},
       hub: { admins: ["admin"] },
       openstack: {
         cloud: "lab-demo",
@@ -153,5 +155,23 @@ describe("preflight in the program (mocks)", () => {
       `  - openstack.flavor: "m1.nope" was not found in cloud "lab-demo" (${NO_RESULTS}); pick one from \`openstack flavor list\``,
     ]);
     expect(e.registered.filter((r) => !r.type.startsWith("pulumi:providers:"))).toEqual([]);
+  });
+
+  it("checks that the image fits the flavor found: RAM against minRamMb, disk against diskSizeGb", () => {
+    const cfg = (openstack: object) =>
+      ({
+        image: { diskSizeGb: 20 },
+        openstack: { flavor: "m1.small", minRamMb: 2048, bootVolumeSizeGb: 0, ...openstack },
+      }) as unknown as OpenstackStackConfig;
+    const lookups = [{ key: "openstack.flavor", value: "m1.small", run: async () => 0, fix: "" }];
+    const found = (ram: number, disk: number): PromiseSettledResult<unknown>[] => [
+      { status: "fulfilled", value: { ram, disk } },
+    ];
+    expect(fitProblems(cfg({}), lookups, found(512, 10))).toEqual([
+      'openstack.flavor: "m1.small" has 512 MiB of RAM, less than openstack.minRamMb (2048), the image\'s minimum that Nova enforces; pick a flavor with at least 2048 MiB, or lower openstack.minRamMb',
+      'openstack.flavor: "m1.small" has a 10 GiB disk, smaller than image.diskSizeGb (20); pick a flavor with at least 20 GiB, or boot from a volume: openstack.bootVolumeSizeGb 20 or more',
+    ]);
+    expect(fitProblems(cfg({ bootVolumeSizeGb: 20, minRamMb: 512 }), lookups, found(512, 10))).toEqual([]);
+    expect(fitProblems(cfg({}), lookups, found(4096, 40))).toEqual([]);
   });
 });
