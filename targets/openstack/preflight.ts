@@ -185,7 +185,16 @@ export async function openstackPreflight(
   const lookups: Lookup[] = all
     .filter(([, value]) => value)
     .map(([key, value, run, fix]) => ({ key: `openstack.${key}`, value, run, fix }));
-  const results = await Promise.allSettled(lookups.map((l) => l.run()));
+  // JHVM_TIMING=1 logs each lookup's time (bench/preview-lookups.ts reads it: where a failing preview's time goes)
+  const timed = lookups.map(async (l) => {
+    const t0 = Date.now();
+    try {
+      return await l.run();
+    } finally {
+      if (process.env.JHVM_TIMING) pulumi.log.info(`preflight lookup ${l.key}: ${Date.now() - t0} ms`);
+    }
+  });
+  const results = await Promise.allSettled(timed);
   throwIfProblems(
     [...earlier, ...lookupProblems(o.cloud, lookups, results), ...fitProblems(cfg, lookups, results)],
     configProblems,
