@@ -373,6 +373,17 @@ export function readConfig(opts: LoadOptions = {}): { config: StackConfig; probl
     problems.push(
       `local.ip: ${show(local.ip)} is not an IPv4 address (four numbers 0-255); use one like 192.168.56.10`,
     );
+  const supported = "/usr/share/i18n/SUPPORTED"; // glibc's list, as on the Debian/Ubuntu images
+  if (
+    fs.existsSync(supported) &&
+    !fs
+      .readFileSync(supported, "utf8")
+      .split("\n")
+      .some((l) => l.split(" ")[0] === image.locale)
+  )
+    problems.push(
+      `image.locale: ${show(image.locale)} is not a locale glibc supports (${supported}); use one like en_US.UTF-8 or de_DE.UTF-8`,
+    );
   if (!isTimeZone(image.timezone))
     problems.push(
       `image.timezone: ${show(image.timezone)} is not in the tz database; use a name like Europe/Berlin or UTC (\`timedatectl list-timezones\`)`,

@@ -259,6 +259,11 @@ describe("formats, existence and namespaces (one rejected example per class, exa
       'image.httpProxy: "file:///etc/proxy" is not valid; use an http(s):// URL',
     ],
     [
+      "a locale glibc does not have",
+      { image: { locale: "en_XX.UTF-8" } },
+      'image.locale: "en_XX.UTF-8" is not a locale glibc supports (/usr/share/i18n/SUPPORTED); use one like en_US.UTF-8 or de_DE.UTF-8',
+    ],
+    [
       "a time zone not in the tz database",
       { image: { timezone: "Mars/Olympus_Mons" } },
       'image.timezone: "Mars/Olympus_Mons" is not in the tz database; use a name like Europe/Berlin or UTC (`timedatectl list-timezones`)',
