@@ -317,11 +317,14 @@ describe("invalid stack configs fail at preview and create nothing", () => {
     bad.pulumi(["config", "set", "--secret", "adminPassword"], { input: ADMIN_PW });
   });
 
-  it("an invalid value: its message", () => {
+  it("an invalid value and a missing flavor: both, in one message (the lookups run despite the bad value)", () => {
     bad.writeConfig(BASE_CONFIG({ image: { diskSizeGb: 1 }, openstack: { flavor: "m1.nope" } }));
     const r = bad.pulumi(["preview"], { allowFail: true });
     expect(r.status).not.toBe(0);
-    expect(r.stdout + r.stderr).toMatch(/image\.diskSizeGb: 1 is out of range; use a number from 8 to 2048/);
+    const out = r.stdout + r.stderr;
+    expect(out).toContain("Invalid stack configuration (2 problems):");
+    expect(out).toMatch(/image\.diskSizeGb: 1 is out of range; use a number from 8 to 2048/);
+    expect(out).toContain('openstack.flavor: "m1.nope" was not found in cloud "lab-demo"');
     expect(ours(state())).toEqual(NOTHING);
   });
 
