@@ -355,6 +355,12 @@ export function readConfig(opts: LoadOptions = {}): { config: StackConfig; probl
     problems.push(
       `openstack.existingImage: ${show(ostack.existingImage)} and image.source file (${show(image.file)}) both name the image to deploy; keep one: remove openstack.existingImage, or image.source and image.file`,
     );
+  if ((hub.authenticator === "firstuse" || hub.authenticator === "native") && hub.admins.length > 1) {
+    const [first, ...rest] = hub.admins;
+    problems.push(
+      `hub.admins: ${show(hub.admins)} with hub.authenticator ${hub.authenticator}: only ${JSON.stringify(first)} gets adminPassword at first boot, so the first visitor to sign in as ${rest.map((a) => JSON.stringify(a)).join(" or ")} would set its password and be an admin; list only ${JSON.stringify(first)} (make others admins on the hub's admin page once they signed in), or use hub.authenticator pam`,
+    );
+  }
   if (ostack.keyPair && ostack.publicKey)
     problems.push(`openstack.publicKey: is set together with openstack.keyPair; use one of them`);
   if (image.builder === "virtualbox" && image.source === "iso")

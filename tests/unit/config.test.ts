@@ -312,6 +312,11 @@ describe("formats, existence and namespaces (one rejected example per class, exa
       'openstack.existingImage: "ubuntu-tljh" and image.source file ("/dev/null") both name the image to deploy; keep one: remove openstack.existingImage, or image.source and image.file',
     ],
     [
+      "a second admin that a visitor could claim (firstuse)",
+      { hub: { admins: ["admin", "alice"] } },
+      'hub.admins: ["admin","alice"] with hub.authenticator firstuse: only "admin" gets adminPassword at first boot, so the first visitor to sign in as "alice" would set its password and be an admin; list only "admin" (make others admins on the hub\'s admin page once they signed in), or use hub.authenticator pam',
+    ],
+    [
       "a misspelled project namespace",
       { "jupyterhub_vm:target": "local" },
       "jupyterhub_vm:target: namespace \"jupyterhub_vm\" is not this project's (jupyterhub-vm), so nothing reads it; did you mean \"jupyterhub-vm\"? set it again with `pulumi config set target '<value>'` and remove this one: `pulumi config rm 'jupyterhub_vm:target'`",
