@@ -37,6 +37,22 @@ export function keepTempDir(dir: string): void {
 }
 
 /** A TCP port on 127.0.0.1 that nothing listens on right now (for a test VM's forward). */
+/** The pids of QEMU processes whose command line names `dir` (a test's VMs), read from /proc. */
+export function qemuProcessesIn(dir: string): number[] {
+  return fs
+    .readdirSync("/proc")
+    .filter((p) => /^\d+$/.test(p))
+    .filter((pid) => {
+      try {
+        const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+        return cmd.startsWith("qemu-system") && cmd.includes(dir);
+      } catch {
+        return false; // gone
+      }
+    })
+    .map(Number);
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();

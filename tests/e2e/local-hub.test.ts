@@ -18,7 +18,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { engineEnv } from "./engine";
-import { freePort, REPO, tempDir } from "../support";
+import { REPO, freePort, qemuProcessesIn, tempDir } from "../support";
 import { Browser } from "../hub/browser";
 import { expectLoginRefused, loggedInAdmin, runPython, startServer } from "../hub/checks";
 import { FIRSTUSE, hubImage, hubSettings } from "../hub/hub-image";
@@ -45,21 +45,6 @@ function pulumi(args: string[], opts: { allowFail?: boolean; input?: string } = 
   if (r.status !== 0 && !opts.allowFail)
     throw new Error(`pulumi ${args.join(" ")} failed:\n${r.stdout.slice(-6000)}\n${r.stderr.slice(-4000)}`);
   return r;
-}
-
-function qemuProcessesIn(dir: string): number[] {
-  return fs
-    .readdirSync("/proc")
-    .filter((p) => /^\d+$/.test(p))
-    .filter((pid) => {
-      try {
-        const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-        return cmd.startsWith("qemu-system") && cmd.includes(dir);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 beforeAll(async () => {

@@ -12,7 +12,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { engineEnv } from "./engine";
-import { REPO, tempDir } from "../support";
+import { REPO, qemuProcessesIn, tempDir } from "../support";
 
 // a and b: build once, deploy twice; nohub: the same image, but `up` waits for a hub that the disk does not have
 const STACKS = ["e2e-local-a", "e2e-local-b", "e2e-local-nohub"];
@@ -39,19 +39,6 @@ const packerCalls = () =>
   fs.existsSync(path.join(work, "packer-calls"))
     ? fs.readFileSync(path.join(work, "packer-calls"), "utf8").trim().split("\n")
     : [];
-
-function qemuProcessesIn(dir: string): number[] {
-  const pids: number[] = [];
-  for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      if (cmd.startsWith("qemu-system") && cmd.includes(dir)) pids.push(Number(pid));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
-}
 
 beforeAll(() => {
   work = tempDir("jhvm-local-");

@@ -18,7 +18,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { REPO, tempDir } from "../support";
+import { REPO, qemuProcessesIn, tempDir } from "../support";
 import { FIRSTUSE, hubImage, hubSettings } from "../hub/hub-image";
 
 jest.setTimeout(30 * 60_000);
@@ -78,21 +78,6 @@ function readmeBlock(name: string): string[] {
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith("#"));
-}
-
-function qemuProcessesIn(dir: string): number[] {
-  return fs
-    .readdirSync("/proc")
-    .filter((p) => /^\d+$/.test(p))
-    .filter((pid) => {
-      try {
-        const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-        return cmd.startsWith("qemu-system") && cmd.includes(dir);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 const portFree = (port: number) =>
