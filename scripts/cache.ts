@@ -80,11 +80,12 @@ export function listOther(cacheDir: string): OtherEntry[] {
     const dir = path.join(cacheDir, name);
     if (STAGES.includes(name) || !fs.statSync(dir).isDirectory()) continue;
     if (name === "images") {
-      // one row per test image kind and entry
-      for (const kind of fs.readdirSync(dir).sort()) {
-        const k = path.join(dir, kind);
-        if (fs.statSync(k).isDirectory())
-          out.push({ name: `images/${kind}`, dir: k, bytes: dirBytes(k), what: describeOther(`images/${kind}`) });
+      // one row per test image (a file, or a directory of one)
+      for (const entry of fs.readdirSync(dir).sort()) {
+        const e = path.join(dir, entry);
+        const st = fs.statSync(e);
+        const bytes = st.isDirectory() ? dirBytes(e) : st.size;
+        out.push({ name: `images/${entry}`, dir: e, bytes, what: describeOther(`images/${entry}`) });
       }
       continue;
     }

@@ -79,8 +79,8 @@ describe("cache list and prune", () => {
     fs.rmSync(path.join(broken, "artifact"));
     fs.mkdirSync(path.join(c, "pulumi-3.248.0", "bin"), { recursive: true });
     fs.writeFileSync(path.join(c, "pulumi-3.248.0", "bin", "pulumi"), "x".repeat(2048));
-    fs.mkdirSync(path.join(c, "images", "hub-firstuse"), { recursive: true });
-    fs.writeFileSync(path.join(c, "images", "hub-firstuse", "disk.qcow2"), "y".repeat(4096));
+    fs.mkdirSync(path.join(c, "images"), { recursive: true });
+    fs.writeFileSync(path.join(c, "images", "hub-18eb832cc2810e3b.qcow2"), "y".repeat(4096));
     const out: string[] = [];
     const log = jest.spyOn(console, "log").mockImplementation((m: string) => void out.push(m));
     try {
@@ -91,10 +91,10 @@ describe("cache list and prune", () => {
       expect(main(["list", "--cache-dir", c])).toBe(0);
       const text = out.join("\n");
       expect(text).toContain("| pulumi-3.248.0 | 2.0 KiB | tool build: Pulumi CLI (scripts/install-pulumi.sh) |");
-      expect(text).toMatch(/\| images\/hub-firstuse \| 4\.0 KiB \| test image/);
+      expect(text).toMatch(/\| images\/hub-18eb832cc2810e3b\.qcow2 \| 4\.0 KiB \| test image/);
     } finally {
       log.mockRestore();
     }
-    expect(listOther(c).map((o) => o.name)).toEqual(["images/hub-firstuse", "pulumi-3.248.0"]);
+    expect(listOther(c).map((o) => o.name)).toEqual(["images/hub-18eb832cc2810e3b.qcow2", "pulumi-3.248.0"]);
   });
 });
