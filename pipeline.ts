@@ -14,6 +14,7 @@ import { ISO_IMAGE } from "./stages/iso-image/settings";
 import { BASE_BOX } from "./stages/base-box/settings";
 import { FINAL_IMAGE } from "./stages/final-image/settings";
 import { ansibleVars } from "./stages/final-image/ansible-vars";
+import { resolveCompression } from "./stages/final-image/export";
 import { fileSha256Cached } from "./stages/file-hash";
 import { hashPaths, peekCache } from "./stages/runner";
 import { Need, ToolId, chooseAccelerator, toolProblems } from "./host";
@@ -53,7 +54,7 @@ function buildArgs(cfg: StackConfig, accelerator: string) {
     ansibleVars: vars,
     contentHash: vars.content_source === "local" ? hashPaths(String(vars.content_local_dir), ["."]) : undefined,
     exportFormat: image.exportFormat,
-    compression: image.compression,
+    compression: resolveCompression(image.compression, cfg.target).compression,
   };
   return { common, runVars, iso, base: { os: image.os, builder: image.builder, imageVars }, final };
 }
@@ -91,6 +92,8 @@ export function plannedBuild(cfg: StackConfig): { runs: string[]; needs: Need[] 
     runs.push(FINAL_IMAGE.name);
     const by = "the final image build (no cached final image for these settings)";
     need(by, "packer", "packer-plugins-final", "ansible", "qemu-system", "qemu-img", "python3", "root");
+    if (a.final.exportFormat === "qcow2" && a.final.compression === "zstd")
+      need("the final image's zstd export (image.compression)", "qemu-img-zstd");
   }
   return { runs, needs };
 }
@@ -156,6 +159,10 @@ export function hostPreflight(cfg: StackConfig): { accelerator: string; problems
       );
     else pulumi.log.info(`image.accelerator ${cfg.image.accelerator} → ${choice.accelerator}: ${choice.why}`);
   } else if (accelerator === "auto") accelerator = "tcg";
+  if (!buildsNothing(cfg) && cfg.image.exportFormat === "qcow2" && plan.runs.includes(FINAL_IMAGE.name)) {
+    const c = resolveCompression(cfg.image.compression, cfg.target);
+    if (c.why) pulumi.log.info(`image.compression auto → ${c.compression}: ${c.why}`);
+  }
   if (!buildsNothing(cfg))
     pulumi.log.info(
       plan.runs.length

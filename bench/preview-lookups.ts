@@ -16,19 +16,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
+import { LAB, REPO, arg, binDir as bin, median } from "./lib";
 
-const REPO = path.resolve(__dirname, "..");
-const LAB = process.env.LAB ?? "/tmp/jhvm-lab";
-const runsArg = process.argv.indexOf("--runs");
-const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3;
-
-const bin = (script: string) =>
-  execFileSync("bash", [path.join(REPO, "scripts", script), "--print-path"], { encoding: "utf8" }).trim();
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
+const RUNS = Number(arg("runs", "3"));
 
 function main(): number {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "jhvm-bench-lookups-"));

@@ -25,6 +25,8 @@ export function toolProblems(needs: readonly Need[], run: Runner = runProbe): st
   for (const [tool, by] of byTool) {
     // the plugin lists need packer itself: one problem for packer is enough
     if (tool.startsWith("packer-plugins") && seen.get("packer")?.ok === false) continue;
+    // and the zstd check needs qemu-img
+    if (tool === "qemu-img-zstd" && seen.get("qemu-img")?.ok === false) continue;
     const st = checkTool(tool, run);
     seen.set(tool, st);
     if (!st.ok) problems.push(`${TOOLS[tool].name}: ${st.problem}; needed by ${by.join(", ")}; ${installHint(tool)}`);

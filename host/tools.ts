@@ -30,6 +30,15 @@ export interface ToolSpec {
 
 const firstVersion = (out: string) => /\d+\.\d+(?:\.\d+)?/.exec(out)?.[0];
 
+/** Numeric comparison of dotted versions ("7.2.22" vs "5.1"). */
+export function compareVersions(a: string, b: string): number {
+  const x = a.split(".").map(Number);
+  const y = b.split(".").map(Number);
+  for (let i = 0; i < Math.max(x.length, y.length); i++)
+    if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
+  return 0;
+}
+
 /** Packer plugins the templates pin (packer/plugins.pkr.hcl, packer/final/final.pkr.hcl). */
 export const PACKER_PLUGINS = {
   base: ["github.com/hashicorp/qemu"],
@@ -76,6 +85,18 @@ export const TOOLS = {
     name: "qemu-img",
     probe: () => [["qemu-img", ["--version"]]],
     version: firstVersion,
+    install: { debian: APT("qemu-utils"), macos: "brew install qemu", windows: WSL },
+  },
+  "qemu-img-zstd": {
+    name: "qemu-img (zstd)",
+    probe: () => [["qemu-img", ["--version"]]],
+    version: firstVersion,
+    accept: (out) => {
+      const v = firstVersion(out);
+      return v && compareVersions(v, "5.1") < 0
+        ? `version ${v} cannot write zstd-compressed qcow2 (QEMU >= 5.1 can); upgrade QEMU or set image.compression zlib`
+        : undefined;
+    },
     install: { debian: APT("qemu-utils"), macos: "brew install qemu", windows: WSL },
   },
   ansible: {

@@ -12,31 +12,12 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 
 import { StageError, main, publish, workDir } from "../driver";
-import type { DriverSettings } from "../contract";
-import { FINAL_IMAGE, FinalImageSettings } from "./settings";
+import { FINAL_IMAGE } from "./settings";
+import { exportArgs } from "./export";
 import { CREDENTIALS_FILE, PACKER_DIR, byHand, hcl, packerBinary, writeVarFile } from "../packer";
-
-type Settings = DriverSettings<FinalImageSettings>;
 
 const REPO = path.resolve(__dirname, "..", "..");
 export const HYGIENE_CHECK = path.join(REPO, "tools", "image-hygiene-check");
-
-/** qemu-img arguments for the export. */
-export function exportArgs(
-  format: Settings["exportFormat"],
-  compression: Settings["compression"],
-  src: string,
-  dst: string,
-): string[] {
-  const args = ["convert", "-p", "-f", "qcow2"];
-  if (format === "qcow2") {
-    args.push("-O", "qcow2");
-    if (compression !== "none") args.push("-c");
-    if (compression === "zstd") args.push("-o", "compression_type=zstd");
-  } else if (format === "vmdk") args.push("-O", "vmdk", "-o", "subformat=streamOptimized");
-  else args.push("-O", "raw");
-  return [...args, src, dst];
-}
 
 main(FINAL_IMAGE, {
   async create(stage) {

@@ -21,7 +21,7 @@ describe("npm run doctor", () => {
     );
     expect(r.status).toBe(1);
     const rows = r.stdout.split("\n").filter((l) => l.startsWith("| ") && !l.startsWith("| tool"));
-    expect(rows).toHaveLength(15);
+    expect(rows).toHaveLength(16);
     expect(rows).toContain(
       "| qemu-system-x86_64 | no: `qemu-system-x86_64` not found on PATH |  | builds; local.provider qemu | sudo apt install qemu-system-x86 | brew install qemu |",
     );

@@ -15,6 +15,7 @@ import { baseBoxKey } from "../../stages/base-box/component";
 import { finalImageKey } from "../../stages/final-image/component";
 import { isoImageKey } from "../../stages/iso-image/component";
 import { ansibleVars } from "../../stages/final-image/ansible-vars";
+import { exportArgs, resolveCompression } from "../../stages/final-image/export";
 import { osDefaults } from "../../config/os";
 import { tempDir } from "./harness";
 
@@ -66,6 +67,7 @@ describe("the build plan at preview", () => {
       "ansible",
       "python3",
       "root",
+      "qemu-img-zstd",
     ]);
   });
 
@@ -95,7 +97,7 @@ describe("the build plan at preview", () => {
       provisioner: im.provisioner,
       ansibleVars: ansibleVars(cfg),
       exportFormat: im.exportFormat,
-      compression: im.compression,
+      compression: resolveCompression(im.compression, cfg.target).compression,
       contentHash: undefined,
     };
     cacheEntry(cacheDir, "final-image", finalImageKey(finalArgs, baseSha), "f".repeat(64));
@@ -137,6 +139,25 @@ describe("tool problems", () => {
         "hashicorp/tap/packer; Windows: run this project inside WSL2 (Ubuntu) and use the Debian/Ubuntu command",
     );
     expect(p[5]).toMatch(/^ansible-playbook: .*Debian\/Ubuntu: sudo apt install ansible; macOS: brew install ansible;/);
+  });
+
+  it("qemu-img older than 5.1 is a problem when the export is zstd, and only then; no second line without qemu-img", () => {
+    const qemuImg =
+      (version: string): Runner =>
+      () => ({ status: 0, out: `qemu-img version ${version} (Debian)\n` });
+    const needs = [
+      { tool: "qemu-img" as const, by: "the final image build" },
+      { tool: "qemu-img-zstd" as const, by: "the final image's zstd export (image.compression)" },
+    ];
+    expect(toolProblems(needs, qemuImg("4.2.1"))).toEqual([
+      "qemu-img (zstd): version 4.2.1 cannot write zstd-compressed qcow2 (QEMU >= 5.1 can); upgrade QEMU or set " +
+        "image.compression zlib; needed by the final image's zstd export (image.compression); install: Debian/Ubuntu: " +
+        "sudo apt install qemu-utils; macOS: brew install qemu; Windows: run this project inside WSL2 (Ubuntu) and use " +
+        "the Debian/Ubuntu command",
+    ]);
+    expect(toolProblems(needs, qemuImg("5.1.0"))).toEqual([]);
+    expect(toolProblems(needs, qemuImg("10.0.2"))).toEqual([]);
+    expect(toolProblems(needs, none).map((l) => l.split(":")[0])).toEqual(["qemu-img"]);
   });
 
   it("names missing Packer plugins with the packer init command", () => {
@@ -192,5 +213,41 @@ describe("image.accelerator", () => {
     expect(b.length).toBe(512);
     expect([...b.subarray(0, 7)]).toEqual([0xb0, 0x21, 0xe6, 0xf4, 0xf4, 0xeb, 0xfd]);
     expect([b[510], b[511]]).toEqual([0x55, 0xaa]);
+  });
+});
+
+describe("image.compression", () => {
+  it("auto is zstd for the local target (this machine's QEMU runs the image) and zlib for OpenStack, saying why", () => {
+    const local = resolveCompression("auto", "local");
+    expect(local.compression).toBe("zstd");
+    expect(local.why).toMatch(/this machine's QEMU/);
+    const cloud = resolveCompression("auto", "openstack");
+    expect(cloud.compression).toBe("zlib");
+    expect(cloud.why).toMatch(/set image\.compression zstd/);
+    expect(cloud.why).toMatch(/openstack hypervisor show/);
+    for (const c of ["zstd", "zlib", "none"] as const)
+      for (const t of ["local", "openstack"]) expect(resolveCompression(c, t)).toEqual({ compression: c });
+  });
+
+  it("the plan needs zstd from qemu-img only when the final image is exported with zstd", () => {
+    const cfg = defaults(path.join(tempDir("jhvm-host-"), "cache"));
+    const tools = (c: typeof cfg) => plannedBuild(c).needs.map((n) => n.tool);
+    expect(tools(cfg)).toContain("qemu-img-zstd");
+    expect(tools({ ...cfg, image: { ...cfg.image, compression: "zlib" } })).not.toContain("qemu-img-zstd");
+    expect(tools({ ...cfg, image: { ...cfg.image, exportFormat: "vmdk" } })).not.toContain("qemu-img-zstd");
+  });
+
+  it("each compression is its own qemu-img export, compressed ones on every core (-m 16 -W)", () => {
+    const head = ["convert", "-p", "-f", "qcow2", "-O", "qcow2"];
+    expect(exportArgs("qcow2", "zstd", "a", "b")).toEqual([
+      ...head,
+      ...["-c", "-o", "compression_type=zstd", "-m", "16", "-W", "a", "b"],
+    ]);
+    expect(exportArgs("qcow2", "zlib", "a", "b")).toEqual([...head, "-c", "-m", "16", "-W", "a", "b"]);
+    expect(exportArgs("qcow2", "zlib", "a", "b", { parallel: false })).toEqual([...head, "-c", "a", "b"]);
+    expect(exportArgs("qcow2", "none", "a", "b")).toEqual([...head, "a", "b"]);
+    expect(exportArgs("vmdk", "zstd", "a", "b")).toEqual([
+      ...["convert", "-p", "-f", "qcow2", "-O", "vmdk", "-o", "subformat=streamOptimized", "a", "b"],
+    ]);
   });
 });

@@ -1,0 +1,245 @@
+/**
+ * What `pulumi up` re-runs, and how long it takes when nothing changed: one `target: openstack` stack of the whole
+ * program (ISO → base box → final image → Glance image → server) against the test OpenStack (testbed/openstack-lab),
+ * with the real engine and the real OpenStack provider. One command from a clean clone (as root, after `.ci/run`'s
+ * tool builds):
+ *
+ *   npx tsx bench/up-stages.ts [--runs 3]
+ *
+ * Cases, each run --runs times: `pulumi preview` of the fresh stack and of the deployed one; `pulumi up` with no
+ * change; `up` after one Ansible variable changed (`hub.idleTimeoutSeconds`, a new value each run); `up` after a
+ * server-only key changed (`hub.admins`, a new name each run). For each: wall time and the resources the engine did
+ * not leave `same` (from its event log): which build stages ran and what else changed. Stand-ins, because no OS
+ * installer can finish here (shared/notes/image-tools.md): Packer is a script that records its calls and writes a small
+ * clean disk (so the ISO is a 1 MiB file:// download, and the export and the hygiene check run for real on that disk);
+ * `pulumi-resource-command` is testbed/standin-command-provider (pulumi-command's module is not served here). So the
+ * times are the program's and the engine's own, not a real build's: what a user waits for on top of the tools.
+ * Never fails on timing; exits 1 when a case ran other stages than the README promises.
+ */
+import { spawnSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { REPO, arg, engineEnv, ensureLab, machineLine, median, scratch, table } from "./lib";
+
+const RUNS = Number(arg("runs", "3"));
+const STACK = "bench-up-stages";
+const STAGES = ["iso-image", "base-box", "final-image"];
+
+/**
+ * The stand-in Packer (as tests/e2e/local-stacks.test.ts's): answers preview's checks (version, installed plugins)
+ * as Packer does, records each build, and writes a small clean disk where the real one would: a fresh ext4 file
+ * system holding what the hygiene check looks at and the sha256 of the Ansible variables it was given, so a changed
+ * variable gives a different image, as a real build does.
+ */
+function standinPacker(work: string): string {
+  const skel = path.join(work, "skel");
+  fs.mkdirSync(path.join(skel, "etc"), { recursive: true });
+  fs.writeFileSync(path.join(skel, "etc/passwd"), "root:x:0:0:root:/root:/bin/bash\n");
+  fs.writeFileSync(path.join(skel, "etc/shadow"), "root:*:19000:0:99999:7:::\n");
+  fs.writeFileSync(path.join(skel, "etc/machine-id"), "");
+  const fake = path.join(work, "packer");
+  fs.writeFileSync(
+    fake,
+    `#!/bin/bash
+set -eu
+case "$*" in
+  version) echo "Packer v1.15.4"; exit 0;;
+  "plugins installed") for p in qemu/packer-plugin-qemu_v1.0.9 ansible/packer-plugin-ansible_v1.0.3; do
+    echo "${work}/plugins/github.com/hashicorp/\${p}_x5.0_linux_amd64"; done; exit 0;;
+esac
+out=""; vm=""; only=""; vars=""
+for a in "$@"; do case "$a" in
+  -var-file=*build.pkrvars.hcl) f=\${a#-var-file=}
+    out=$(sed -n 's/^output_directory *= "\\(.*\\)"$/\\1/p' "$f"); vm=$(sed -n 's/^vm_name *= "\\(.*\\)"$/\\1/p' "$f")
+    vars=$(sed -n 's/^ansible_vars_file *= "\\(.*\\)"$/\\1/p' "$f");;
+  -only=*) only=\${a#-only=};;
+esac; done
+echo "\${only:-final} $vm" >> "${work}/packer-calls"
+disk=$(mktemp -d)
+cp -a "${work}/skel/." "$disk/"
+if [ -n "$vars" ]; then sha256sum < "$vars" | cut -d' ' -f1 > "$disk/etc/build-vars.sha256"; fi
+truncate -s 32M "$disk.raw"; mkfs.ext4 -q -F -d "$disk" "$disk.raw"
+if [ "$only" = qemu.base ]; then dst="$out/qemu/$vm.qcow2"; else dst="$out/$vm.qcow2"; fi
+mkdir -p "$(dirname "$dst")"; qemu-img convert -O qcow2 "$disk.raw" "$dst"; rm -rf "$disk" "$disk.raw"
+`,
+    { mode: 0o755 },
+  );
+  return fake;
+}
+
+interface Changes {
+  stages: string[];
+  others: string[];
+}
+
+/** The resources an engine event log shows as created, updated, replaced or deleted (not `same`). */
+function changes(events: string): Changes {
+  const ran = new Set<string>();
+  for (const line of fs.readFileSync(events, "utf8").split("\n")) {
+    if (!line.trim()) continue;
+    const e = JSON.parse(line) as { resOutputsEvent?: { metadata: { urn: string; type: string; op: string } } };
+    const m = e.resOutputsEvent?.metadata;
+    if (!m || m.op === "same" || m.type.startsWith("jupyterhub-vm:") || m.type === "pulumi:pulumi:Stack") continue;
+    ran.add(`${m.type}|${m.urn.split("::").pop()}`);
+  }
+  const stages: string[] = [];
+  const others: string[] = [];
+  for (const r of ran) {
+    const [type, name] = r.split("|");
+    const stage = STAGES.find((s) => name.includes(s));
+    if (type === "command:local:Command" && stage) stages.push(stage);
+    else others.push(name);
+  }
+  return { stages: [...new Set(stages)].sort((a, b) => STAGES.indexOf(a) - STAGES.indexOf(b)), others: others.sort() };
+}
+
+function main(): number {
+  const work = scratch("jhvm-bench-up-");
+  const lab = ensureLab();
+  const env = { ...engineEnv(work.dir, { standinCommand: true }), JHVM_PACKER: standinPacker(work.dir) };
+  const iso = path.join(work.dir, "installer.iso");
+  fs.writeFileSync(iso, crypto.randomBytes(1 << 20));
+  const isoSha = crypto.createHash("sha256").update(fs.readFileSync(iso)).digest("hex");
+  const pulumi = (args: string[], input?: string) => {
+    const r = spawnSync("pulumi", [...args, "--stack", STACK, "--non-interactive"], {
+      cwd: REPO,
+      env,
+      input,
+      encoding: "utf8",
+      maxBuffer: 64 << 20,
+    });
+    if (r.status !== 0)
+      throw new Error(`pulumi ${args.join(" ")} failed:\n${r.stdout.slice(-4000)}${r.stderr.slice(-3000)}`);
+    return r.stdout;
+  };
+  const config = {
+    "jupyterhub-vm:target": "openstack",
+    "jupyterhub-vm:buildDir": path.join(work.dir, "build"),
+    "jupyterhub-vm:cacheDir": path.join(work.dir, "cache"),
+    "jupyterhub-vm:image": {
+      os: "debian-12",
+      accelerator: "tcg",
+      isoUrl: `file://${iso}`,
+      isoSha256: isoSha,
+      diskSizeGb: 8,
+    },
+    "jupyterhub-vm:openstack": {
+      cloud: "lab-demo",
+      flavor: "m1.small",
+      network: "lab-net",
+      floatingIpPool: "public",
+      publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDbench bench@example",
+      minRamMb: 256,
+      waitForHub: false,
+      imageName: "bench-up-stages",
+    },
+  };
+  const stackFile = path.join(REPO, `Pulumi.${STACK}.yaml`);
+  const rows: string[][] = [];
+  let broken = false;
+  const timed = (name: string, args: string[], before: () => void, promise: (c: Changes) => boolean) => {
+    const secs: number[] = [];
+    const seen: Changes[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      before();
+      const events = path.join(work.dir, `events-${rows.length}-${i}.jsonl`);
+      const t0 = Date.now();
+      pulumi([...args, "--event-log", events]);
+      secs.push((Date.now() - t0) / 1000);
+      seen.push(changes(events));
+      console.error(`${name} ${i + 1}/${RUNS}: ${secs[i].toFixed(1)} s, ${JSON.stringify(seen[i])}`);
+    }
+    const kept = seen.every(promise);
+    if (!kept) broken = true;
+    const show = (xs: string[]) => (xs.length ? xs.join(", ") : "none");
+    const distinct = [...new Set(seen.map((c) => `${show(c.stages)} / ${show(c.others)}`))];
+    rows.push([
+      name,
+      median(secs).toFixed(1),
+      Math.min(...secs).toFixed(1),
+      Math.max(...secs).toFixed(1),
+      distinct.join("; "),
+      kept ? "yes" : "**no**",
+    ]);
+  };
+  try {
+    fs.writeFileSync(stackFile, yaml.dump({ config }));
+    pulumi(["stack", "init"]);
+    pulumi(["config", "set", "--secret", "adminPassword"], crypto.randomBytes(12).toString("base64url"));
+    timed(
+      "preview, nothing deployed",
+      ["preview"],
+      () => undefined,
+      () => true,
+    );
+    const t0 = Date.now();
+    const first = path.join(work.dir, "events-first.jsonl");
+    pulumi(["up", "--yes", "--event-log", first]);
+    const firstSecs = (Date.now() - t0) / 1000;
+    const all = changes(first);
+    rows.push([
+      "first up (everything built and made)",
+      firstSecs.toFixed(1),
+      "—",
+      "—",
+      `${all.stages.join(", ")} / ${all.others.length} cloud resources`,
+      all.stages.length === 3 ? "yes" : "**no**",
+    ]);
+    timed(
+      "preview, no change",
+      ["preview"],
+      () => undefined,
+      (c) => !c.stages.length,
+    );
+    timed(
+      "up, no change",
+      ["up", "--yes"],
+      () => undefined,
+      (c) => !c.stages.length && !c.others.length,
+    );
+    let timeout = 1700;
+    timed(
+      "up after an Ansible variable (hub.idleTimeoutSeconds)",
+      ["up", "--yes"],
+      () => void pulumi(["config", "set", "--path", "hub.idleTimeoutSeconds", String(timeout++)]),
+      (c) => c.stages.join() === "final-image" && c.others.some((o) => o.includes("server")),
+    );
+    const admins = ["teacher", "lead", "tutor", "staff", "owner"];
+    let n = 0;
+    timed(
+      "up after a server-only key (hub.admins)",
+      ["up", "--yes"],
+      () => void pulumi(["config", "set", "--path", "hub.admins[0]", admins[n++ % admins.length]]),
+      (c) => !c.stages.length && c.others.some((o) => o.includes("server")),
+    );
+    pulumi(["destroy", "--yes", "--skip-preview"]);
+    pulumi(["stack", "rm", "--yes"]);
+  } finally {
+    if (fs.existsSync(stackFile)) {
+      spawnSync("pulumi", ["destroy", "--yes", "--skip-preview", "--stack", STACK, "--non-interactive"], {
+        cwd: REPO,
+        env,
+      });
+      spawnSync("pulumi", ["stack", "rm", "--yes", "--force", "--stack", STACK, "--non-interactive"], {
+        cwd: REPO,
+        env,
+      });
+      fs.rmSync(stackFile, { force: true });
+    }
+    lab.stop();
+    work.remove();
+  }
+  console.log(
+    `\n\`pulumi up\` and \`preview\` of the whole program (target openstack, the test OpenStack; ${RUNS} runs each; ` +
+      `Packer and pulumi-resource-command are stand-ins, see bench/up-stages.ts)\n` +
+      `${machineLine([["pulumi", ["version"]]], env)}${lab.startedSecs ? `; lab started in ${lab.startedSecs.toFixed(0)} s` : ""}\n`,
+  );
+  console.log(
+    table(["case", "median s", "min s", "max s", "build stages run / other resources changed", "as promised"], rows),
+  );
+  return broken ? 1 : 0;
+}
+
+process.exit(main());
