@@ -49,7 +49,11 @@ export function machineLine(tools: [string, string[]][], env?: NodeJS.ProcessEnv
     `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
     `Linux ${os.release()}`,
     `node ${process.version}`,
-    ...tools.map(([cmd, args]) => firstLine(cmd, args, env)),
+    ...tools.map(([cmd, args]) => {
+      const line = firstLine(cmd, args, env);
+      const name = path.basename(cmd);
+      return line.includes(name) ? line : `${name} ${line}`;
+    }),
   ];
   return parts.join("; ");
 }
@@ -64,10 +68,12 @@ export function ensureLab(extraEnv: NodeJS.ProcessEnv = {}): { startedSecs: numb
   const up = spawnSync("bash", [path.join(REPO, "testbed/openstack-lab/up.sh"), "--check"], { encoding: "utf8", env });
   if (up.status === 0) return { startedSecs: 0, stop: () => undefined };
   const t0 = Date.now();
-  execFileSync("bash", [path.join(REPO, "testbed/openstack-lab/up.sh")], { stdio: "inherit", env });
+  // its progress goes to stderr: stdout is the table
+  execFileSync("bash", [path.join(REPO, "testbed/openstack-lab/up.sh")], { stdio: ["ignore", 2, 2], env });
   return {
     startedSecs: (Date.now() - t0) / 1000,
-    stop: () => void spawnSync("bash", [path.join(REPO, "testbed/openstack-lab/down.sh")], { stdio: "inherit", env }),
+    stop: () =>
+      void spawnSync("bash", [path.join(REPO, "testbed/openstack-lab/down.sh")], { stdio: ["ignore", 2, 2], env }),
   };
 }
 
@@ -88,6 +94,8 @@ export function engineEnv(work: string, opts: { standinCommand?: boolean } = {})
     PULUMI_CONFIG_PASSPHRASE: crypto.randomBytes(12).toString("hex"),
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    // enables `--event-log` (the engine's events as JSON lines: what each resource's step was, with timestamps)
+    PULUMI_DEBUG_COMMANDS: "true",
     OS_CLIENT_CONFIG_FILE: path.join(LAB, "clouds.yaml"),
   };
 }
@@ -96,4 +104,12 @@ export function engineEnv(work: string, opts: { standinCommand?: boolean } = {})
 export function scratch(prefix: string): { dir: string; remove: () => void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A fresh ed25519 public key (Nova refuses a made-up one): what `openstack.publicKey` gets. */
+export function publicKey(dir: string, name = "bench-key"): string {
+  const key = path.join(dir, name);
+  if (!fs.existsSync(`${key}.pub`))
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "bench", "-f", key]);
+  return fs.readFileSync(`${key}.pub`, "utf8").trim();
 }

@@ -331,7 +331,7 @@ const KEYS = [
     name: "compression",
     type: { kind: "enum", values: ["auto", "zstd", "zlib", "none"] },
     default: "auto",
-    doc: "qcow2 compression of the exported image. `auto`: `zstd` for `target: local` (this machine's QEMU runs the image), `zlib` for `openstack` (every QEMU reads it). `zstd` exports about 5 times faster than `zlib` at the same size (README: Benchmarks) but the hosts that boot the image need QEMU >= 5.1: set it for a cloud whose compute hosts have it (an admin sees it with `openstack hypervisor show <host> -c hypervisor_version`).",
+    doc: "qcow2 compression of the exported image. `auto`: `zstd` for `target: local` (this machine's QEMU runs the image), `zlib` for `openstack` (every QEMU reads it). `zstd` exports about 5 times faster than `zlib` and a little smaller (README: Benchmarks) but the hosts that boot the image need QEMU >= 5.1: set it for a cloud whose compute hosts have it (an admin sees it with `openstack hypervisor show <host> -c hypervisor_version`).",
     onChange: "rebuild final image",
     badExample: "lzma",
   },
@@ -351,7 +351,7 @@ const KEYS = [
     type: { kind: "stringList", pattern: UNIX_USER, patternHint: "lowercase user names", minItems: 1 },
     default: ["admin"],
     doc: "JupyterHub admin users; the first one gets `adminPassword` at first boot.",
-    onChange: "replace server",
+    onChange: "rebuild final image",
     badExample: ["Bad User"],
   },
   {
@@ -490,7 +490,7 @@ const KEYS = [
     type: { kind: "string", pattern: /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, patternHint: "a DNS label" },
     default: "jupyterhub",
     doc: "Host name of the server.",
-    onChange: "replace server",
+    onChange: "rebuild final image",
     badExample: "Jupyter_Hub",
   },
   {

@@ -4,6 +4,8 @@ import * as path from "path";
 import { baseBoxFiles, baseBoxKey } from "../../stages/base-box/component";
 import { FINAL_IMAGE_FILES, finalImageKey } from "../../stages/final-image/component";
 import { canonicalJson, hashPaths } from "../../stages/runner";
+import { ansibleVars } from "../../stages/final-image/ansible-vars";
+import { SCHEMA } from "../../config/schema";
 import { tempDir } from "./harness";
 
 const IMAGE_VARS = {
@@ -97,4 +99,36 @@ describe("content source", () => {
     });
     expect(contentVars("notebooks", "/p")).toEqual({ content_source: "local", content_local_dir: "/p/notebooks" });
   });
+});
+
+describe("what config/schema.ts says a change does", () => {
+  // a value other than the default, of the key's type (validity beyond the type does not matter to the mapping)
+  const other = (k: (typeof SCHEMA)[number]): unknown => {
+    const t = k.type as { kind: string; values?: readonly string[] };
+    const d = k.default as unknown;
+    if (t.kind === "enum") return t.values?.find((v) => v !== d);
+    if (t.kind === "bool") return !d;
+    if (t.kind === "int" || t.kind === "number") return Number(d) + 1;
+    if (t.kind === "stringList") return [...(d as string[]), "x"];
+    if (k.name === "content") return "https://example.org/lessons.git#v1";
+    return `${String(d)}x`;
+  };
+  const defaults = (section: string) =>
+    Object.fromEntries(SCHEMA.filter((k) => k.section === section).map((k) => [k.name, k.default]));
+  const vars = (image: Record<string, unknown>, hub: Record<string, unknown>) =>
+    ansibleVars({ image, hub } as unknown as Parameters<typeof ansibleVars>[0], "/nonexistent");
+  const base = vars(defaults("image"), defaults("hub"));
+  const keys = SCHEMA.filter((k) => (k.section === "image" || k.section === "hub") && k.type.kind !== "secret");
+
+  it.each(keys.map((k) => [`${k.section}.${k.name}`, k] as const))(
+    "%s: a key that reaches the image's Ansible variables says it rebuilds the image",
+    (_name, k) => {
+      const image = { ...defaults("image"), ...(k.section === "image" ? { [k.name]: other(k) } : {}) };
+      const hub = { ...defaults("hub"), ...(k.section === "hub" ? { [k.name]: other(k) } : {}) };
+      const changes = JSON.stringify(vars(image, hub)) !== JSON.stringify(base);
+      if (changes) expect(["rebuild image", "rebuild final image"]).toContain(k.onChange);
+      // and a hub key documented as rebuilding the final image does reach it
+      if (k.section === "hub" && k.onChange === "rebuild final image") expect(changes).toBe(true);
+    },
+  );
 });
