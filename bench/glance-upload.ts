@@ -14,12 +14,22 @@
  * deleted (`pulumi destroy`, `openstack image delete`). Prints a Markdown table: MB/s (file bytes / seconds) of each,
  * median/min/max, and ours against the CLI's. Never fails on timing.
  */
-import { execFileSync, spawnSync } from "child_process";
-import * as crypto from "crypto";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import * as yaml from "js-yaml";
-import { REPO, LAB, arg, engineEnv, ensureLab, machineLine, mb, median, publicKey, scratch, table } from "./lib";
+import {
+  LAB,
+  arg,
+  benchStack,
+  engineEnv,
+  ensureLab,
+  labOpenstack,
+  machineLine,
+  mb,
+  median,
+  scratch,
+  table,
+} from "./lib";
 import { hubTestImage } from "./images";
 import { sha256FileSync } from "../stages/file-hash";
 
@@ -66,41 +76,19 @@ function main(): number {
           "jupyterhub-vm:buildDir": path.join(work.dir, `build-${i}`),
           "jupyterhub-vm:cacheDir": path.join(work.dir, `cache-${i}`),
           "jupyterhub-vm:image": { source: "file", file, diskSizeGb: 8 },
-          "jupyterhub-vm:openstack": {
-            cloud: CLOUD,
-            flavor: "m1.small",
-            network: "lab-net",
-            floatingIpPool: "public",
-            publicKey: publicKey(work.dir),
-            minRamMb: 256,
-            waitForHub: false,
-            imageName: `bench-ours-${i}`,
-          },
+          "jupyterhub-vm:openstack": labOpenstack(work.dir, `bench-ours-${i}`),
         };
-        fs.writeFileSync(path.join(REPO, `Pulumi.${stack}.yaml`), yaml.dump({ config }));
-        const pulumi = (args: string[], input?: string) => {
-          const r = spawnSync("pulumi", [...args, "--stack", stack, "--non-interactive"], {
-            cwd: REPO,
-            env,
-            input,
-            encoding: "utf8",
-            maxBuffer: 64 << 20,
-          });
-          if (r.status !== 0)
-            throw new Error(`pulumi ${args[0]} failed:\n${r.stdout.slice(-3000)}${r.stderr.slice(-3000)}`);
-          return r.stdout;
-        };
-        pulumi(["stack", "init"]);
-        pulumi(["config", "set", "--secret", "adminPassword"], crypto.randomBytes(12).toString("base64url"));
-        const events = path.join(work.dir, `events-${i}.jsonl`);
-        const t0 = Date.now();
-        pulumi(["up", "--yes", "--event-log", events]);
-        s.upSecs = (Date.now() - t0) / 1000;
-        s.imageSecs = imageCreateSecs(events);
-        checkImage(pulumi(["stack", "output", "imageId"]).trim(), "pulumi up", file, sum);
-        pulumi(["destroy", "--yes", "--skip-preview"]);
-        pulumi(["stack", "rm", "--yes"]);
-        fs.rmSync(path.join(REPO, `Pulumi.${stack}.yaml`), { force: true });
+        const st = benchStack(env, stack, config);
+        try {
+          const events = path.join(work.dir, `events-${i}.jsonl`);
+          const t0 = Date.now();
+          st.run(["up", "--yes", "--event-log", events]);
+          s.upSecs = (Date.now() - t0) / 1000;
+          s.imageSecs = imageCreateSecs(events);
+          checkImage(st.run(["stack", "output", "imageId"]).trim(), "pulumi up", file, sum);
+        } finally {
+          st.remove();
+        }
       };
       const cli = () => {
         const t0 = Date.now();
@@ -119,24 +107,18 @@ function main(): number {
         ]);
         s.cliSecs = (Date.now() - t0) / 1000;
         const id = (JSON.parse(out) as { id: string }).id;
-        checkImage(id, "openstack image create", file, sum);
-        openstack(["image", "delete", id]);
+        try {
+          checkImage(id, "openstack image create", file, sum);
+        } finally {
+          openstack(["image", "delete", id]);
+        }
       };
-      try {
-        if (i % 2 === 0) {
-          ours();
-          cli();
-        } else {
-          cli();
-          ours();
-        }
-      } finally {
-        if (fs.existsSync(path.join(REPO, `Pulumi.${stack}.yaml`))) {
-          const opts = { cwd: REPO, env };
-          spawnSync("pulumi", ["destroy", "--yes", "--skip-preview", "--stack", stack, "--non-interactive"], opts);
-          spawnSync("pulumi", ["stack", "rm", "--yes", "--force", "--stack", stack, "--non-interactive"], opts);
-          fs.rmSync(path.join(REPO, `Pulumi.${stack}.yaml`), { force: true });
-        }
+      if (i % 2 === 0) {
+        ours();
+        cli();
+      } else {
+        cli();
+        ours();
       }
       samples.push(s as Sample);
       console.error(

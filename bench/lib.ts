@@ -8,6 +8,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as yaml from "js-yaml";
 
 export const REPO = path.resolve(__dirname, "..");
 export const LAB = process.env.LAB ?? "/tmp/jhvm-lab";
@@ -112,4 +113,56 @@ export function publicKey(dir: string, name = "bench-key"): string {
   if (!fs.existsSync(`${key}.pub`))
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "bench", "-f", key]);
   return fs.readFileSync(`${key}.pub`, "utf8").trim();
+}
+
+/**
+ * A stack of this project for a benchmark: its `Pulumi.<name>.yaml` with `config`, `stack init` and a random admin
+ * password (on stdin). `run` runs the CLI on it and returns stdout (it throws with the output's tail when the CLI
+ * fails); `remove` destroys the stack's resources and removes the stack and its file.
+ */
+export function benchStack(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  config: Record<string, unknown>,
+): { run: (args: string[], input?: string) => string; remove: () => void } {
+  const file = path.join(REPO, `Pulumi.${name}.yaml`);
+  const cli = (args: string[], input?: string) =>
+    spawnSync("pulumi", [...args, "--stack", name, "--non-interactive"], {
+      cwd: REPO,
+      env,
+      input,
+      encoding: "utf8",
+      maxBuffer: 64 << 20,
+    });
+  const run = (args: string[], input?: string) => {
+    const r = cli(args, input);
+    if (r.status !== 0)
+      throw new Error(`pulumi ${args.join(" ")} failed:\n${r.stdout.slice(-4000)}${r.stderr.slice(-3000)}`);
+    return r.stdout;
+  };
+  fs.writeFileSync(file, yaml.dump({ config }));
+  run(["stack", "init"]);
+  run(["config", "set", "--secret", "adminPassword"], crypto.randomBytes(12).toString("base64url"));
+  return {
+    run,
+    remove: () => {
+      cli(["destroy", "--yes", "--skip-preview"]);
+      cli(["stack", "rm", "--yes", "--force"]);
+      fs.rmSync(file, { force: true });
+    },
+  };
+}
+
+/** The `openstack` section of a benchmark stack on the test OpenStack (as its non-admin user; no hub to wait for). */
+export function labOpenstack(dir: string, imageName: string): Record<string, unknown> {
+  return {
+    cloud: "lab-demo",
+    flavor: "m1.small",
+    network: "lab-net",
+    floatingIpPool: "public",
+    publicKey: publicKey(dir),
+    minRamMb: 256,
+    waitForHub: false,
+    imageName,
+  };
 }

@@ -10,18 +10,29 @@
  * change; `up` after one Ansible variable changed (`hub.idleTimeoutSeconds`, a new value each run); `up` after a
  * server-only key changed (`openstack.publicKey`, a new key each run). For each: wall time and the resources the engine did
  * not leave `same` (from its event log): which build stages ran and what else changed. Stand-ins, because no OS
- * installer can finish here (shared/notes/image-tools.md): Packer is a script that records its calls and writes a small
- * clean disk (so the ISO is a 1 MiB file:// download, and the export and the hygiene check run for real on that disk);
+ * installer can finish here (shared/notes/image-tools.md): Packer is testbed/standin-packer (it records its calls and
+ * writes a small clean disk holding the sha256 of its Ansible variables; so the ISO is a 1 MiB file:// download, and
+ * the export and the hygiene check run for real on that disk);
  * `pulumi-resource-command` is testbed/standin-command-provider (pulumi-command's module is not served here). So the
  * times are the program's and the engine's own, not a real build's: what a user waits for on top of the tools.
  * Never fails on timing; exits 1 when a case ran other stages than the README promises.
  */
-import { spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import * as yaml from "js-yaml";
-import { REPO, arg, engineEnv, ensureLab, machineLine, median, publicKey, scratch, table } from "./lib";
+import {
+  REPO,
+  arg,
+  benchStack,
+  engineEnv,
+  ensureLab,
+  labOpenstack,
+  machineLine,
+  median,
+  publicKey,
+  scratch,
+  table,
+} from "./lib";
 
 const RUNS = Number(arg("runs", "3"));
 const STACK = "bench-up-stages";
@@ -32,48 +43,6 @@ const STAGE_OF: Record<string, string> = {
   "base-packer": "base-box",
   "final-provision": "final-image",
 };
-
-/**
- * The stand-in Packer (as tests/e2e/local-stacks.test.ts's): answers preview's checks (version, installed plugins)
- * as Packer does, records each build, and writes a small clean disk where the real one would: a fresh ext4 file
- * system holding what the hygiene check looks at and the sha256 of the Ansible variables it was given, so a changed
- * variable gives a different image, as a real build does.
- */
-function standinPacker(work: string): string {
-  const skel = path.join(work, "skel");
-  fs.mkdirSync(path.join(skel, "etc"), { recursive: true });
-  fs.writeFileSync(path.join(skel, "etc/passwd"), "root:x:0:0:root:/root:/bin/bash\n");
-  fs.writeFileSync(path.join(skel, "etc/shadow"), "root:*:19000:0:99999:7:::\n");
-  fs.writeFileSync(path.join(skel, "etc/machine-id"), "");
-  const fake = path.join(work, "packer");
-  fs.writeFileSync(
-    fake,
-    `#!/bin/bash
-set -eu
-case "$*" in
-  version) echo "Packer v1.15.4"; exit 0;;
-  "plugins installed") for p in qemu/packer-plugin-qemu_v1.0.9 ansible/packer-plugin-ansible_v1.0.3; do
-    echo "${work}/plugins/github.com/hashicorp/\${p}_x5.0_linux_amd64"; done; exit 0;;
-esac
-out=""; vm=""; only=""; vars=""
-for a in "$@"; do case "$a" in
-  -var-file=*build.pkrvars.hcl) f=\${a#-var-file=}
-    out=$(sed -n 's/^output_directory *= "\\(.*\\)"$/\\1/p' "$f"); vm=$(sed -n 's/^vm_name *= "\\(.*\\)"$/\\1/p' "$f")
-    vars=$(sed -n 's/^ansible_vars_file *= "\\(.*\\)"$/\\1/p' "$f");;
-  -only=*) only=\${a#-only=};;
-esac; done
-echo "\${only:-final} $vm" >> "${work}/packer-calls"
-disk=$(mktemp -d)
-cp -a "${work}/skel/." "$disk/"
-if [ -n "$vars" ]; then sha256sum < "$vars" | cut -d' ' -f1 > "$disk/etc/build-vars.sha256"; fi
-truncate -s 32M "$disk.raw"; mkfs.ext4 -q -F -d "$disk" "$disk.raw"
-if [ "$only" = qemu.base ]; then dst="$out/qemu/$vm.qcow2"; else dst="$out/$vm.qcow2"; fi
-mkdir -p "$(dirname "$dst")"; qemu-img convert -O qcow2 "$disk.raw" "$dst"; rm -rf "$disk" "$disk.raw"
-`,
-    { mode: 0o755 },
-  );
-  return fake;
-}
 
 interface Changes {
   stages: string[];
@@ -104,22 +73,14 @@ function changes(events: string): Changes {
 function main(): number {
   const work = scratch("jhvm-bench-up-");
   const lab = ensureLab();
-  const env = { ...engineEnv(work.dir, { standinCommand: true }), JHVM_PACKER: standinPacker(work.dir) };
+  const env = {
+    ...engineEnv(work.dir, { standinCommand: true }),
+    JHVM_PACKER: path.join(REPO, "testbed/standin-packer/packer"),
+    JHVM_STANDIN_PACKER_DIR: work.dir,
+  };
   const iso = path.join(work.dir, "installer.iso");
   fs.writeFileSync(iso, crypto.randomBytes(1 << 20));
   const isoSha = crypto.createHash("sha256").update(fs.readFileSync(iso)).digest("hex");
-  const pulumi = (args: string[], input?: string) => {
-    const r = spawnSync("pulumi", [...args, "--stack", STACK, "--non-interactive"], {
-      cwd: REPO,
-      env,
-      input,
-      encoding: "utf8",
-      maxBuffer: 64 << 20,
-    });
-    if (r.status !== 0)
-      throw new Error(`pulumi ${args.join(" ")} failed:\n${r.stdout.slice(-4000)}${r.stderr.slice(-3000)}`);
-    return r.stdout;
-  };
   const config = {
     "jupyterhub-vm:target": "openstack",
     "jupyterhub-vm:buildDir": path.join(work.dir, "build"),
@@ -131,18 +92,10 @@ function main(): number {
       isoSha256: isoSha,
       diskSizeGb: 8,
     },
-    "jupyterhub-vm:openstack": {
-      cloud: "lab-demo",
-      flavor: "m1.small",
-      network: "lab-net",
-      floatingIpPool: "public",
-      publicKey: publicKey(work.dir),
-      minRamMb: 256,
-      waitForHub: false,
-      imageName: "bench-up-stages",
-    },
+    "jupyterhub-vm:openstack": labOpenstack(work.dir, "bench-up-stages"),
   };
-  const stackFile = path.join(REPO, `Pulumi.${STACK}.yaml`);
+  const stack = benchStack(env, STACK, config);
+  const pulumi = stack.run;
   const rows: string[][] = [];
   let broken = false;
   const timed = (name: string, args: string[], before: () => void, promise: (c: Changes) => boolean) => {
@@ -171,9 +124,6 @@ function main(): number {
     ]);
   };
   try {
-    fs.writeFileSync(stackFile, yaml.dump({ config }));
-    pulumi(["stack", "init"]);
-    pulumi(["config", "set", "--secret", "adminPassword"], crypto.randomBytes(12).toString("base64url"));
     timed(
       "preview, nothing deployed",
       ["preview"],
@@ -219,20 +169,8 @@ function main(): number {
       () => void pulumi(["config", "set", "--path", "openstack.publicKey", publicKey(work.dir, `key-${n++}`)]),
       (c) => !c.stages.length && c.others.includes("hub-server") && !c.others.includes("glance-image"),
     );
-    pulumi(["destroy", "--yes", "--skip-preview"]);
-    pulumi(["stack", "rm", "--yes"]);
   } finally {
-    if (fs.existsSync(stackFile)) {
-      spawnSync("pulumi", ["destroy", "--yes", "--skip-preview", "--stack", STACK, "--non-interactive"], {
-        cwd: REPO,
-        env,
-      });
-      spawnSync("pulumi", ["stack", "rm", "--yes", "--force", "--stack", STACK, "--non-interactive"], {
-        cwd: REPO,
-        env,
-      });
-      fs.rmSync(stackFile, { force: true });
-    }
+    stack.remove();
     lab.stop();
     work.remove();
   }

@@ -1,12 +1,12 @@
 /**
  * Build once, deploy many, with the real engine: two `target: local` stacks with the same build inputs share one
  * cache. The whole local pipeline runs (ISO download from a file:// URL and verification → base box → final image
- * (real qemu-img export and the real hygiene gate) → a real QEMU VM per stack); only Packer is a stand-in that
- * records its calls and writes a small clean disk (no OS install can run here). Checks: the second stack's stages
+ * (real qemu-img export and the real hygiene gate) → a real QEMU VM per stack); only Packer is a stand-in
+ * (testbed/standin-packer: records its calls, writes a small clean disk; no OS install can run here). Checks: the second stack's stages
  * are cache hits (Packer called only by the first), each stack gets its own VM on 127.0.0.1, and `pulumi destroy`
  * leaves no VM process or VM directory while the shared cache stays.
  */
-import { execFileSync, spawnSync, SpawnSyncReturns } from "child_process";
+import { spawnSync, SpawnSyncReturns } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -15,6 +15,7 @@ import { engineEnv } from "./engine";
 import { REPO, qemuProcessesIn, tempDir } from "../support";
 
 // a and b: build once, deploy twice; nohub: the same image, but `up` waits for a hub that the disk does not have
+const STANDIN_PACKER = path.join(REPO, "testbed/standin-packer/packer");
 const STACKS = ["e2e-local-a", "e2e-local-b", "e2e-local-nohub"];
 const PORTS = [18080 + (process.pid % 500), 18580 + (process.pid % 500), 19080 + (process.pid % 500)];
 
@@ -43,41 +44,6 @@ const packerCalls = () =>
 beforeAll(() => {
   work = tempDir("jhvm-local-");
 
-  // a clean little disk for the stand-in Packer: one ext4 file system holding what the hygiene check looks at
-  const skel = path.join(work, "skel");
-  fs.mkdirSync(path.join(skel, "etc"), { recursive: true });
-  fs.writeFileSync(path.join(skel, "etc/passwd"), "root:x:0:0:root:/root:/bin/bash\n");
-  fs.writeFileSync(path.join(skel, "etc/shadow"), "root:*:19000:0:99999:7:::\n");
-  fs.writeFileSync(path.join(skel, "etc/machine-id"), "");
-  execFileSync("truncate", ["-s", "32M", path.join(work, "disk.raw")]);
-  execFileSync("mkfs.ext4", ["-q", "-F", "-d", skel, path.join(work, "disk.raw")]);
-  execFileSync("qemu-img", ["convert", "-O", "qcow2", path.join(work, "disk.raw"), path.join(work, "disk.qcow2")]);
-
-  // stand-in Packer: answers preview's checks (version, installed plugins) as Packer does; records each build,
-  // writes the disk where the real one would
-  const fake = path.join(work, "packer");
-  fs.writeFileSync(
-    fake,
-    `#!/bin/bash
-set -eu
-case "$*" in
-  version) echo "Packer v1.15.4"; exit 0;;
-  "plugins installed") for p in qemu/packer-plugin-qemu_v1.0.9 ansible/packer-plugin-ansible_v1.0.3; do
-    echo "${work}/plugins/github.com/hashicorp/\${p}_x5.0_linux_amd64"; done; exit 0;;
-esac
-out=""; vm=""; only=""
-for a in "$@"; do case "$a" in
-  -var-file=*build.pkrvars.hcl) f=\${a#-var-file=}
-    out=$(sed -n 's/^output_directory *= "\\(.*\\)"$/\\1/p' "$f"); vm=$(sed -n 's/^vm_name *= "\\(.*\\)"$/\\1/p' "$f");;
-  -only=*) only=\${a#-only=};;
-esac; done
-echo "\${only:-final} $vm" >> "${work}/packer-calls"
-if [ "$only" = qemu.base ]; then mkdir -p "$out/qemu"; cp "${work}/disk.qcow2" "$out/qemu/$vm.qcow2"
-else mkdir -p "$out"; cp "${work}/disk.qcow2" "$out/$vm.qcow2"; fi
-`,
-    { mode: 0o755 },
-  );
-
   const iso = path.join(work, "installer.iso");
   fs.writeFileSync(iso, crypto.randomBytes(1 << 20));
   const isoSha = crypto.createHash("sha256").update(fs.readFileSync(iso)).digest("hex");
@@ -87,7 +53,8 @@ else mkdir -p "$out"; cp "${work}/disk.qcow2" "$out/$vm.qcow2"; fi
   if (img.status !== 0) throw new Error(`local-vm-test-image.sh failed:\n${img.stderr}`);
   const noHubImage = img.stdout.trim().split("\n").pop() as string;
 
-  env = engineEnv(work, { JHVM_PACKER: fake });
+  // the stand-in Packer (testbed/standin-packer) records its calls in work/packer-calls
+  env = engineEnv(work, { JHVM_PACKER: STANDIN_PACKER, JHVM_STANDIN_PACKER_DIR: work });
   STACKS.forEach((stack, i) => {
     const config = {
       "jupyterhub-vm:target": "local",
