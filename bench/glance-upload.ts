@@ -48,8 +48,8 @@ function md5(file: string): string {
 
 function main(): number {
   const work = scratch("jhvm-bench-glance-");
-  const lab = ensureLab();
   const env = engineEnv(work.dir);
+  const lab = ensureLab();
   const osEnv = { ...process.env, OS_CLIENT_CONFIG_FILE: path.join(LAB, "clouds.yaml") };
   const openstack = (args: string[]) =>
     execFileSync("/usr/bin/openstack", ["--os-cloud", CLOUD, ...args], { encoding: "utf8", env: osEnv });

@@ -72,12 +72,12 @@ function changes(events: string): Changes {
 
 function main(): number {
   const work = scratch("jhvm-bench-up-");
-  const lab = ensureLab();
   const env = {
     ...engineEnv(work.dir, { standinCommand: true }),
     JHVM_PACKER: path.join(REPO, "testbed/standin-packer/packer"),
     JHVM_STANDIN_PACKER_DIR: work.dir,
   };
+  const lab = ensureLab();
   const iso = path.join(work.dir, "installer.iso");
   fs.writeFileSync(iso, crypto.randomBytes(1 << 20));
   const isoSha = crypto.createHash("sha256").update(fs.readFileSync(iso)).digest("hex");
@@ -94,8 +94,11 @@ function main(): number {
     },
     "jupyterhub-vm:openstack": labOpenstack(work.dir, "bench-up-stages"),
   };
-  const stack = benchStack(env, STACK, config);
-  const pulumi = stack.run;
+  let stack: ReturnType<typeof benchStack> | undefined;
+  const pulumi = (args: string[]) => {
+    if (!stack) throw new Error("no stack");
+    return stack.run(args);
+  };
   const rows: string[][] = [];
   let broken = false;
   const timed = (name: string, args: string[], before: () => void, promise: (c: Changes) => boolean) => {
@@ -124,6 +127,7 @@ function main(): number {
     ]);
   };
   try {
+    stack = benchStack(env, STACK, config);
     timed(
       "preview, nothing deployed",
       ["preview"],
@@ -170,7 +174,7 @@ function main(): number {
       (c) => !c.stages.length && c.others.includes("hub-server") && !c.others.includes("glance-image"),
     );
   } finally {
-    stack.remove();
+    stack?.remove();
     lab.stop();
     work.remove();
   }
