@@ -29,63 +29,39 @@ interface Way {
   ext: string;
 }
 
-const plain = { parallel: false };
+/**
+ * One way to export: `exportArgs` for the format and compression (`parallel: false` drops the `-m 16 -W` ours adds),
+ * with `extra` options put after `convert`.
+ */
+function way(
+  name: string,
+  note: string,
+  format: "qcow2" | "vmdk",
+  compression: "zlib" | "zstd" | "none",
+  parallel: boolean,
+  extra: string[] = [],
+): Way {
+  return {
+    name,
+    note,
+    args: (s, d) => withOpts(exportArgs(format, compression, s, d, { parallel }), extra),
+    ext: format,
+  };
+}
 
+const M16 = ["-m", "16"];
+
+// prettier-ignore
 const WAYS: Way[] = [
-  {
-    name: "seeds: streamOptimized vmdk",
-    note: "what `vagrant package` ships (its tar.gz and the extraction not counted)",
-    args: (s, d) => exportArgs("vmdk", "none", s, d),
-    ext: "vmdk",
-  },
-  {
-    name: "qcow2 zlib",
-    note: "`-c`: our export before this benchmark",
-    args: (s, d) => exportArgs("qcow2", "zlib", s, d, plain),
-    ext: "qcow2",
-  },
-  {
-    name: "qcow2 zlib -m 16",
-    note: "16 requests in flight, written in order",
-    args: (s, d) => withOpts(exportArgs("qcow2", "zlib", s, d, plain), ["-m", "16"]),
-    ext: "qcow2",
-  },
-  {
-    name: "**ours, zlib**: -m 16 -W",
-    note: "out-of-order writes: compression on every core; `image.compression` zlib (auto for openstack)",
-    args: (s, d) => exportArgs("qcow2", "zlib", s, d),
-    ext: "qcow2",
-  },
-  {
-    name: "qcow2 zstd",
-    note: "`-c -o compression_type=zstd`",
-    args: (s, d) => exportArgs("qcow2", "zstd", s, d, plain),
-    ext: "qcow2",
-  },
-  {
-    name: "qcow2 zstd -m 16",
-    note: "16 requests in flight, written in order",
-    args: (s, d) => withOpts(exportArgs("qcow2", "zstd", s, d, plain), ["-m", "16"]),
-    ext: "qcow2",
-  },
-  {
-    name: "**ours, zstd**: -m 16 -W",
-    note: "`image.compression` zstd (auto for local)",
-    args: (s, d) => exportArgs("qcow2", "zstd", s, d),
-    ext: "qcow2",
-  },
-  {
-    name: "qcow2 zstd -m 16 -W, 1 MiB clusters",
-    note: "`-o cluster_size=1M`; not taken: a 4 KiB read of the image then inflates 1 MiB",
-    args: (s, d) => withOpts(exportArgs("qcow2", "zstd", s, d), ["-o", "cluster_size=1M"]),
-    ext: "qcow2",
-  },
-  {
-    name: "qcow2 uncompressed",
-    note: "for reference",
-    args: (s, d) => exportArgs("qcow2", "none", s, d),
-    ext: "qcow2",
-  },
+  way("seeds: streamOptimized vmdk", "what `vagrant package` ships (its tar.gz and the extraction not counted)", "vmdk", "none", true),
+  way("qcow2 zlib", "`-c`: our export before this benchmark", "qcow2", "zlib", false),
+  way("qcow2 zlib -m 16", "16 requests in flight, written in order", "qcow2", "zlib", false, M16),
+  way("**ours, zlib**: -m 16 -W", "out-of-order writes: compression on every core; `image.compression` zlib (auto for openstack)", "qcow2", "zlib", true),
+  way("qcow2 zstd", "`-c -o compression_type=zstd`", "qcow2", "zstd", false),
+  way("qcow2 zstd -m 16", "16 requests in flight, written in order", "qcow2", "zstd", false, M16),
+  way("**ours, zstd**: -m 16 -W", "`image.compression` zstd (auto for local)", "qcow2", "zstd", true),
+  way("qcow2 zstd -m 16 -W, 1 MiB clusters", "`-o cluster_size=1M`; not taken: a 4 KiB read of the image then inflates 1 MiB", "qcow2", "zstd", true, ["-o", "cluster_size=1M"]),
+  way("qcow2 uncompressed", "for reference", "qcow2", "none", true),
 ];
 
 /** Inserts options after `convert` (before the file names). */
