@@ -54,8 +54,7 @@ if [ -n "${DATA_VOLUME:-}" ]; then
   systemctl enable --now jupyterhub-vm-identity.path || fail "cannot enable jupyterhub-vm-identity.path"
 fi
 
-# 4. Admin user with its password set now, so nobody can claim the admin account first.
-"$TLJH_CONFIG" add-item users.admin "$ADMIN_USER" || fail "tljh-config add-item users.admin"
+# 4. The admin's password, set before the hub first starts, so nobody can claim the admin account first.
 case "$AUTHENTICATOR" in
   firstuse)
     # the hash in the environment of this one process (readable by root only), not in its arguments (ps shows those)
@@ -103,17 +102,47 @@ PY
   tmp) ;;
 esac
 
-# 5. Public URL and HTTPS.
+# 5. config.yaml, then the proxy and the hub, through tljh-config's own entry point (tljh.config.main, as the
+# tljh-config command runs it), one call per command in one Python process: each tljh-config run spends seconds
+# importing TLJH on a small server (~8 s under emulation). Arguments: the commands, separated by "--"; values are
+# passed as words, never evaluated.
+#  - the authenticator (hub.authenticator) is chosen here, not baked into the image: one image serves every
+#    authenticator, and changing it replaces the server without an image build. The image's config.yaml carries
+#    every class's settings (ansible/roles/tljh/vars/main.yml, which names the same classes);
+#  - the admin;
+#  - the public name and HTTPS, when set;
+#  - the image does not start the hub at boot (nobody may reach it before the admin's password is set): `reload hub`
+#    starts it, and returns once it answers.
+tljh_config() {
+  "$HUB_PY" - "$@" <<'PY'
+import sys
+from tljh.config import main
+commands, command = [], []
+for word in sys.argv[1:] + ["--"]:
+    if word == "--":
+        commands.append(command)
+        command = []
+    else:
+        command.append(word)
+for command in commands:
+    print("tljh-config " + " ".join(command), flush=True)
+    main(command)
+PY
+}
+case "$AUTHENTICATOR" in
+  firstuse) AUTH_CLASS=firstuseauthenticator.FirstUseAuthenticator ;;
+  native) AUTH_CLASS=nativeauthenticator.NativeAuthenticator ;;
+  tmp) AUTH_CLASS=tmpauthenticator.TmpAuthenticator ;;
+  pam) AUTH_CLASS=jupyterhub.auth.PAMAuthenticator ;;
+  *) fail "unknown authenticator: $AUTHENTICATOR" ;;
+esac
+HTTPS=()
 if [ -n "${DNS_NAME:-}" ] && [ -n "${LETSENCRYPT_EMAIL:-}" ]; then
-  "$TLJH_CONFIG" set https.enabled true || fail "tljh-config https.enabled"
-  "$TLJH_CONFIG" set https.letsencrypt.email "$LETSENCRYPT_EMAIL" || fail "tljh-config letsencrypt.email"
-  "$TLJH_CONFIG" add-item https.letsencrypt.domains "$DNS_NAME" || fail "tljh-config letsencrypt.domains"
+  HTTPS=(set https.enabled true -- set https.letsencrypt.email "$LETSENCRYPT_EMAIL" --
+    add-item https.letsencrypt.domains "$DNS_NAME" --)
 fi
-
-"$TLJH_CONFIG" reload proxy || fail "tljh-config reload proxy"
-# the image does not start the hub at boot (nobody may reach it before the admin's password is set): start it now,
-# and from now on at every boot
-"$TLJH_CONFIG" reload hub || fail "tljh-config reload hub"
+tljh_config set auth.type "$AUTH_CLASS" -- add-item users.admin "$ADMIN_USER" -- "${HTTPS[@]}" \
+  reload proxy -- reload hub || fail "tljh-config (config.yaml, reload proxy, reload hub)"
 systemctl enable jupyterhub.service || fail "cannot enable jupyterhub.service"
 
 # 6. Ready: the hub answers.

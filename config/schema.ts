@@ -359,8 +359,8 @@ const KEYS = [
     name: "authenticator",
     type: { kind: "enum", values: AUTHENTICATORS },
     default: "firstuse",
-    doc: "`firstuse`, `native` (sign-up with admin approval), `tmp` (temporary accounts, workshops) or `pam`.",
-    onChange: "rebuild final image",
+    doc: "`firstuse`, `native` (sign-up with admin approval), `tmp` (temporary accounts, workshops) or `pam`; set at first boot (one image serves all four).",
+    onChange: "replace server",
     badExample: "ldap",
   },
   {

@@ -94,3 +94,9 @@ export function baseBoxSettings(
     ...over,
   };
 }
+
+/** The authenticator class the first boot sets for each hub.authenticator (cloud-init/first-boot.sh's `AUTH_CLASS=`). */
+export function firstBootAuthClasses(): Record<string, string> {
+  const script = fs.readFileSync(path.join(REPO, "cloud-init/first-boot.sh"), "utf8");
+  return Object.fromEntries([...script.matchAll(/^\s+([a-z]+)\) AUTH_CLASS=(\S+) ;;$/gm)].map((m) => [m[1], m[2]]));
+}

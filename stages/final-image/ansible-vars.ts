@@ -34,7 +34,6 @@ export function ansibleVars(
     tljh_version: hub.tljhVersion,
     tljh_bootstrap_ref: hub.tljhVersion,
     tljh_admin_users: [...hub.admins],
-    tljh_authenticator: hub.authenticator,
     tljh_memory_limit: hub.memoryLimit,
     tljh_cpu_limit: hub.cpuLimit,
     tljh_idle_culler_enabled: hub.idleCulling,

@@ -54,12 +54,16 @@ export class LocalVm extends pulumi.ComponentResource {
       cpus: args.cpus,
       name: args.name,
     };
-    // Every VM setting replaces the VM (it is cheap to re-create from the box; users' data lives in dataDir). The
-    // hub's path comes with the image (hub.baseUrl rebuilds it); how long create waits for the hub changes nothing.
-    // the data disk joins the VM's settings only when there is one, so VMs without one keep their key
+    // Every VM setting replaces the VM (it is cheap to re-create from the box; users' data lives in dataDir or on the
+    // data disk), and so does the first boot's user-data (a new admin password, authenticator or DNS name takes
+    // effect only at a first boot, as on a cloud server). The hub's path comes with the image (hub.baseUrl rebuilds
+    // it); how long create waits for the hub changes nothing. The data disk joins the VM's settings only when there
+    // is one. The user-data enters as its sha256 (the key is secret with it anyway: it is made from a secret).
     const key = pulumi
-      .all([args.image.sha256, args.dataDisk])
-      .apply(([sha, dataDisk]) => contentHash({ stage: "local-vm", v: 1, image: sha, vm: { ...vm, dataDisk } }));
+      .all([args.image.sha256, args.dataDisk, args.userData ?? ""])
+      .apply(([sha, dataDisk, userData]) =>
+        contentHash({ stage: "local-vm", v: 2, image: sha, vm: { ...vm, dataDisk }, userData: contentHash(userData) }),
+      );
     const { result } = runStage(
       `${name}-vm`,
       {

@@ -66,6 +66,19 @@ function renderTljh(vars: Record<string, unknown>) {
 const URL = "https://raw.githubusercontent.com/jupyterhub/the-littlest-jupyterhub/2.0.0/bootstrap/bootstrap.py";
 const SCRIPT = "/opt/tljh-bootstrap/bootstrap-2.0.0.py";
 
+/**
+ * config.yaml's auth section: the image's authenticator class (the first boot sets the stack's own, with the same
+ * class names: cloud-init/first-boot.sh) and every class's settings, so that one image serves every authenticator.
+ */
+const auth = (type: string, over: Record<string, unknown> = {}) => ({
+  type,
+  FirstUseAuthenticator: { create_users: false },
+  NativeAuthenticator: { open_signup: false, allow_all: true },
+  TmpAuthenticator: { allow_all: true },
+  PAMAuthenticator: { allow_all: true },
+  ...over,
+});
+
 describe("tljh config.yaml and installer command", () => {
   test("defaults: firstuse, admin 'admin', JupyterLab, idle culler on (1 h), no limits", () => {
     const { cmd, config } = renderTljh({});
@@ -76,10 +89,7 @@ describe("tljh config.yaml and installer command", () => {
     });
     expect(config).toEqual({
       base_url: "/",
-      auth: {
-        type: "firstuseauthenticator.FirstUseAuthenticator",
-        FirstUseAuthenticator: { create_users: false },
-      },
+      auth: auth("firstuseauthenticator.FirstUseAuthenticator"),
       users: { admin: ["admin"], allowed: [] },
       // no limits: left out, since TLJH's schema refuses null (tests/hub/tljh-config.test.ts runs TLJH's check)
       limits: {},
@@ -117,7 +127,7 @@ describe("tljh config.yaml and installer command", () => {
     );
     expect(config).toEqual({
       base_url: "/workshop/",
-      auth: { type: "tmpauthenticator.TmpAuthenticator", TmpAuthenticator: { allow_all: true } },
+      auth: auth("tmpauthenticator.TmpAuthenticator"),
       users: { admin: [], allowed: [], extra_user_groups: { learners: [] } },
       limits: { memory: "512M", cpu: 2 },
       user_environment: { default_app: "classic" },
@@ -145,10 +155,9 @@ describe("tljh config.yaml and installer command", () => {
       "--admin",
       "bob",
     ]);
-    expect(config.auth).toEqual({
-      type: "nativeauthenticator.NativeAuthenticator",
-      NativeAuthenticator: { open_signup: true, allow_all: true },
-    });
+    expect(config.auth).toEqual(
+      auth("nativeauthenticator.NativeAuthenticator", { NativeAuthenticator: { open_signup: true, allow_all: true } }),
+    );
     expect(config.users).toEqual({ admin: ["alice", "bob"], allowed: ["carol", "dave"] });
     expect((config.services as any).cull.enabled).toBe(false);
     const again = renderTljh(vars);
@@ -157,7 +166,7 @@ describe("tljh config.yaml and installer command", () => {
 
   test("pam authenticator maps to JupyterHub's PAMAuthenticator", () => {
     const { config } = renderTljh({ tljh_authenticator: "pam" });
-    expect(config.auth).toEqual({ type: "jupyterhub.auth.PAMAuthenticator", PAMAuthenticator: { allow_all: true } });
+    expect(config.auth).toEqual(auth("jupyterhub.auth.PAMAuthenticator"));
   });
 });
 

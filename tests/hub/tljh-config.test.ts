@@ -2,9 +2,11 @@
 // for each row, the stack settings go through the program's Ansible variable table (stages/final-image/ansible-vars.ts)
 // and the real `tljh` role (ansible-playbook, local connection, --tags tljh, into a scratch prefix whose hub/ is
 // TLJH's hub environment from testbed/hub-image/hub-env.sh), which renders config.yaml and runs its build-time check
-// (ansible/roles/tljh/files/check-config.py: TLJH's schema, then TLJH's configurer); the JupyterHub settings that
-// check prints are compared with the row. A config.yaml TLJH refuses fails that play (the image build), not a first
-// boot. Needs ansible-playbook, python3-venv, PyPI (first run of hub-env.sh) and ../shared/vendor.
+// (ansible/roles/tljh/files/check-config.py: TLJH's schema, then TLJH's configurer); then the first boot's own
+// authenticator step (cloud-init/first-boot.sh: `tljh-config set auth.type <class>` for hub.authenticator, the class
+// read from first-boot.sh's mapping) is run with TLJH's tljh-config, and the JupyterHub settings the check prints
+// are compared with the row. A config.yaml TLJH refuses fails that play (the image build), not a first boot. Needs
+// ansible-playbook, python3-venv, PyPI (first run of hub-env.sh) and ../shared/vendor.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
@@ -12,7 +14,7 @@ import * as yaml from "js-yaml";
 import { KeySpec, SCHEMA } from "../../config/schema";
 import type { HubConfig, ImageConfig } from "../../config";
 import { ansibleVars } from "../../stages/final-image/ansible-vars";
-import { REPO, tempDir } from "../support";
+import { REPO, firstBootAuthClasses, tempDir } from "../support";
 
 jest.setTimeout(10 * 60_000);
 
@@ -101,6 +103,13 @@ describe("TLJH 2.0.0 applies our config.yaml as the README documents", () => {
     const vars = ansibleVars({ image: defaults("image") as unknown as ImageConfig, hub: hub as unknown as HubConfig });
     const { play, config } = renderWithRole(`row${i}`, vars);
     if (play.code !== 0) throw new Error(`the tljh role failed:\n${play.out.slice(-4000)}`);
+    // the first boot's authenticator step, as first-boot.sh runs it (TLJH's tljh-config validates the result)
+    const authClass = firstBootAuthClasses()[String(hub.authenticator)];
+    expect(authClass).toBeDefined();
+    const set = sh(path.join(hubEnv, "bin", "tljh-config"), ["--config-path", config, "set", "auth.type", authClass], {
+      TLJH_INSTALL_PREFIX: path.dirname(path.dirname(config)),
+    });
+    expect([set.code, set.out]).toEqual([0, expect.any(String)]);
     // the role ran TLJH's check itself (the build-time check), and it passed
     expect(play.out).toMatch(
       /TASK \[tljh : TLJH \| check config.yaml with TLJH's own schema and configurer\] \**\n(.*\d\d:\d\d:\d\d.*\n)?ok: \[localhost\]/,

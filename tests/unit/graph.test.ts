@@ -113,6 +113,35 @@ describe("local stack with a data disk (qemu runner)", () => {
     expect(settingsOf(cmdOf(none, "local-vm")).dataDisk).toBeUndefined();
     expect(vmKey(none)).not.toBe(vmKey(r));
   });
+
+  it("a new admin password or authenticator (the first boot's user-data) replaces the VM; the same inputs keep it", async () => {
+    const vmKey = (x: RunResult) => cmdOf(x, "local-vm").inputs.environment.JHVM_KEY;
+    const again = await run({ dataDiskGb: 10 });
+    expect(vmKey(again)).toBe(vmKey(r));
+    const password = await runProgram(program, {
+      config: {
+        ...stackFile("dev"),
+        ...d,
+        adminPassword: `${ADMIN_PW}-2`,
+        local: { provider: "qemu", dataDiskGb: 10 },
+      },
+      secrets: ["adminPassword"],
+      stack: "dev",
+    });
+    expect(vmKey(password)).not.toBe(vmKey(r));
+    const auth = await runProgram(program, {
+      config: {
+        ...stackFile("dev"),
+        ...d,
+        adminPassword: ADMIN_PW,
+        hub: { ...(stackFile("dev").hub as object), authenticator: "native" },
+        local: { provider: "qemu", dataDiskGb: 10 },
+      },
+      secrets: ["adminPassword"],
+      stack: "dev",
+    });
+    expect(vmKey(auth)).not.toBe(vmKey(r));
+  });
 });
 
 describe("dev stack (local target)", () => {

@@ -1,7 +1,11 @@
 /** The rendered #cloud-config: snapshot, determinism, and what must never be in it. */
 import * as yaml from "js-yaml";
 import bcrypt from "bcryptjs";
+import * as fs from "fs";
+import * as path from "path";
 import { adminPasswordHash, newPasswordSalt, renderUserData, UserDataArgs } from "../../cloud-init/render";
+import { AUTHENTICATORS } from "../../config/schema";
+import { firstBootAuthClasses } from "../support";
 
 const BASE: UserDataArgs = {
   hostname: "jupyterhub",
@@ -87,5 +91,14 @@ describe("user-data", () => {
     expect(bcrypt.compareSync("pw-two-is-long", a)).toBe(false);
     expect(renderUserData({ ...BASE, adminPasswordHash: a })).not.toContain("pw-one-is-long");
     expect(() => adminPasswordHash("pw-one-is-long", "jupyterhub-vm/stack")).toThrow("not 22 bcrypt characters");
+  });
+
+  it("the first boot sets every hub.authenticator's class, the one the image's config.yaml has settings for", () => {
+    // the tljh role bakes each class's settings (and its default class) from this table; the first boot picks one
+    const role = yaml.load(fs.readFileSync(path.join(__dirname, "../../ansible/roles/tljh/vars/main.yml"), "utf8")) as {
+      tljh_authenticator_classes: Record<string, string>;
+    };
+    expect(firstBootAuthClasses()).toEqual(role.tljh_authenticator_classes);
+    expect(Object.keys(firstBootAuthClasses()).sort()).toEqual([...AUTHENTICATORS].sort());
   });
 });
