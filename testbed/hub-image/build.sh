@@ -13,11 +13,12 @@
 #     then tljh-install.py: TLJH's installer steps (config, groups + sudoers, traefik config, the jupyterhub and
 #     traefik units, the tljh-config symlink, plugins). Substitutions: tljh-install.py's header.
 #  2. hub-<key>.qcow2 (~1 min, +2 with R; key: step 1, VARS.json, ansible/): a copy of step 1 with
-#     ansible/playbook.yml --tags tljh,r,sysprep run through the chroot connection with VARS.json (tljh_install
-#     false: the installer steps ran in step 1), the roles' tasks a real build runs after bootstrap.py: config.yaml
-#     (checked with TLJH's schema and configurer), the hub left to the first boot, the first-boot secrets unit; R and
-#     IRkernel (Debian's packages) registered in the user environment when r_enabled; then sysprep (build user,
-#     secrets, host keys, machine-id, cloud-init state removed).
+#     ansible/playbook.yml --tags system,tljh,r,sysprep run through the chroot connection with VARS.json
+#     (tljh_install false: the installer steps ran in step 1), the roles' tasks a real build runs: the system
+#     settings (locale generated, as in a real image: otherwise cloud-init generates it at every boot; no host CA
+#     carried in), config.yaml (checked with TLJH's schema and configurer), the hub left to the first boot, the
+#     first-boot secrets unit; R and IRkernel (Debian's packages) registered in the user environment when r_enabled;
+#     then sysprep (build user, secrets, host keys, machine-id, cloud-init state removed).
 # Needs root (loop devices, mount, chroot), ansible-playbook, and network access to Debian's mirror and PyPI.
 set -euo pipefail
 
@@ -147,8 +148,8 @@ t0=$(date +%s)
 cp --sparse=always "$BASE" "$work/disk.raw"
 mount_raw "$work/disk.raw"
 cp /etc/resolv.conf "$MNT/etc/resolv.conf"
-log "ansible-playbook --tags tljh,r,sysprep with $VARS"
-PLAY_VARS="$VARS" "$REPO/tests/ansible/play.sh" "$MNT" --tags tljh,r,sysprep \
+log "ansible-playbook --tags system,tljh,r,sysprep with $VARS"
+PLAY_VARS="$VARS" "$REPO/tests/ansible/play.sh" "$MNT" --tags system,tljh,r,sysprep -e '{"system_ca_certificates": []}' \
   -e tljh_install=false -e build_username=builder -e sysprep_zero_free_space=false >"$work/play.log" 2>&1 ||
   { tail -n 60 "$work/play.log" >&2; die "the roles failed (full log above)"; }
 : >"$MNT/etc/resolv.conf"

@@ -7,10 +7,14 @@
  * starts (SystemdSpawner, UserCreatingSpawner) and JupyterLab answers, offering the R kernel (installR), with the
  * memory limit in effect for it (jupyter-resource-usage reads MEM_LIMIT, which the spawner sets), and both limits in
  * the cgroup of the server's systemd unit (read by a kernel run there over the server's WebSocket); the idle culler runs
- * with the stack's timeout (hub API). The stack has a data disk (local.dataDiskGb): users alice and bob sign in and
- * write files, then an Ansible variable change (hub.idleTimeoutSeconds, hub.installR: a new image) and a new admin
- * password make `pulumi up` replace the VM on the same disk, and every user keeps name, password, UID and files
- * (tests/hub/replacement.ts). `pulumi destroy` then leaves no VM process and no VM directory, and keeps the disk.
+ * with the stack's timeout (hub API). The stack has a data disk (local.dataDiskGb): QEMU attaches it by its serial,
+ * the first boot formats it (ext4, label jhvm-data) and keeps /srv/jhvm-data, /home and /srv/data on it (the guest's
+ * mounts, read by the admin's kernel); users alice and bob sign in and write files, then an Ansible variable change
+ * (hub.idleTimeoutSeconds, hub.installR: a new image) and a new admin password make `pulumi up` replace the VM on
+ * the same disk, and every user keeps name, password, UID and files (tests/hub/replacement.ts). `pulumi destroy`
+ * then leaves no VM process and no VM directory, and keeps the disk, whose file system is the one the first boot
+ * made (same UUID: not formatted again by the second VM). The data disk's driver alone (made sparse, kept, deleted)
+ * is tests/images/local-data-disk.test.ts.
  */
 import { spawnSync, SpawnSyncReturns } from "child_process";
 import * as crypto from "crypto";
@@ -18,10 +22,11 @@ import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { engineEnv } from "./engine";
-import { REPO, freePort, qemuProcessesIn, tempDir } from "../support";
+import { REPO, freePort, qemuProcessesIn, sh, tempDir } from "../support";
+import { DATA_DISK_SERIAL } from "../../targets/local/settings";
 import { Browser } from "../hub/browser";
 import { expectLoginRefused, loggedInAdmin, runPython, startServer } from "../hub/checks";
-import { FIRSTUSE, hubImage, hubSettings } from "../hub/hub-image";
+import { FIRSTUSE, SECOND_IMAGE, hubImage, hubSettings } from "../hub/hub-image";
 import { afterReplacement, Before, beforeReplacement } from "../hub/replacement";
 
 const STACK = "e2e-local-hub";
@@ -111,6 +116,8 @@ describe("pulumi up of a local stack gives a hub the admin logs in to; destroy r
     await expectLoginRefused(hubUrl, "mallory", "Mallory-password-123");
   });
 
+  let dataFs: { device: string; uuid: string[]; mounts: Record<string, string[]> } | undefined;
+
   it("the admin logs in with the stack's password; the server starts; JupyterLab answers, with R and the limit", async () => {
     const b = await loggedInAdmin(hubUrl, PASSWORD);
     const states = await startServer(b, "/", "admin");
@@ -137,6 +144,29 @@ describe("pulumi up of a local stack gives a hub the admin logs in to; destroy r
     const specs = await b.request("/user/admin/api/kernelspecs");
     expect(specs.status).toBe(200);
     expect(Object.keys(JSON.parse(specs.body).kernelspecs).sort()).toEqual(["ir", "python3"]);
+    // the data disk, as the guest sees it: the file system labelled jhvm-data (the first boot made it) under
+    // /srv/jhvm-data, /home and /srv/data
+    dataFs = JSON.parse(
+      await runPython(
+        b,
+        "/user/admin/",
+        [
+          "import json, os",
+          "dev = os.path.realpath('/dev/disk/by-label/jhvm-data')",
+          "uuid = [u for u in os.listdir('/dev/disk/by-uuid') if os.path.realpath('/dev/disk/by-uuid/' + u) == dev]",
+          "dirs = ('/srv/jhvm-data', '/home', '/srv/data')",
+          "mounts = {m[1]: [m[0], m[2]] for m in (l.split() for l in open('/proc/mounts')) if m[1] in dirs}",
+          "print(json.dumps({'device': dev, 'uuid': uuid, 'mounts': mounts}))",
+        ].join("\n"),
+      ),
+    );
+    expect(dataFs?.device).toMatch(/^\/dev\/vd[b-z]$/);
+    expect(dataFs?.uuid).toEqual([expect.stringMatching(/^[0-9a-f-]{36}$/)]);
+    const onDisk = [dataFs?.device, "ext4"];
+    expect(dataFs?.mounts).toEqual({ "/srv/jhvm-data": onDisk, "/home": onDisk, "/srv/data": onDisk });
+    // QEMU attached it by its serial (the by-id name the user-data formats and mounts it by)
+    const pid = fs.readFileSync(path.join(work, "build", "local-vm", `jupyterhub-${STACK}`, "qemu.pid"), "utf8").trim();
+    expect(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8")).toContain(`serial=${DATA_DISK_SERIAL}`);
   });
 
   it("the idle culler runs with the stack's timeout (hub API)", async () => {
@@ -155,7 +185,7 @@ describe("pulumi up of a local stack gives a hub the admin logs in to; destroy r
 
   it("an Ansible variable change and a new admin password: up replaces the VM on the same data disk", () => {
     if (!before) throw new Error("the users' step before the replacement failed");
-    const v2 = hubImage(hubSettings({ ...FIRSTUSE, idleTimeoutSeconds: 1700, installR: false }));
+    const v2 = hubImage(hubSettings(SECOND_IMAGE));
     pulumi(["config", "set", "--path", "image.file", v2]);
     pulumi(["config", "set", "--path", "hub.idleTimeoutSeconds", "1700"]);
     pulumi(["config", "set", "--path", "hub.installR", "false"]);
@@ -187,10 +217,32 @@ describe("pulumi up of a local stack gives a hub the admin logs in to; destroy r
     expect(services.body["cull-idle"].command).toEqual(expect.arrayContaining(["--timeout=1700"]));
   });
 
-  it("destroy leaves no VM process and no VM directory; the data disk stays (local.keepDataDisk)", () => {
+  it("destroy leaves no VM process and no VM directory; the data disk stays (local.keepDataDisk), with the first boot's file system", () => {
     pulumi(["destroy", "--yes", "--skip-preview"]);
     expect(qemuProcessesIn(work)).toEqual([]);
     expect(fs.readdirSync(path.join(work, "build", "local-vm"))).toEqual([]);
     expect(fs.readdirSync(path.join(work, "build", "local-data"))).toEqual([`jupyterhub-${STACK}.qcow2`]);
+    // read on the host from a raw copy: the file system the first VM's first boot made (the second did not format
+    // it again), holding the homes and the shared data
+    const disk = path.join(work, "build", "local-data", `jupyterhub-${STACK}.qcow2`);
+    const raw = path.join(work, "disk.raw");
+    expect(sh("qemu-img", ["convert", "-O", "raw", disk, raw]).code).toBe(0);
+    const blkid = Object.fromEntries(
+      sh("blkid", ["-o", "export", raw])
+        .stdout.trim()
+        .split("\n")
+        .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+    );
+    expect(blkid).toMatchObject({ TYPE: "ext4", LABEL: "jhvm-data", UUID: dataFs?.uuid[0] });
+    const mnt = path.join(work, "mnt");
+    fs.mkdirSync(mnt);
+    expect(sh("mount", ["-o", "ro,loop", raw, mnt]).code).toBe(0);
+    try {
+      expect(fs.readdirSync(mnt)).toEqual(expect.arrayContaining(["data", "home", "hub", "identity"]));
+      expect(fs.readdirSync(path.join(mnt, "home"))).toEqual(expect.arrayContaining(["jupyter-alice", "jupyter-bob"]));
+    } finally {
+      sh("umount", [mnt]);
+      fs.rmSync(raw, { force: true });
+    }
   });
 });

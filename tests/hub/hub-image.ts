@@ -19,7 +19,10 @@ export function hubSettings(overrides: Record<string, unknown>): HubConfig {
   return { ...defaults("hub"), installR: false, ...overrides } as unknown as HubConfig;
 }
 
-/** The firstuse settings the boot test and the local e2e share (one image for both). */
+/**
+ * The hub settings of the image every hub test boots (hub-boot, local-hub, newcomer): the first boot picks the
+ * authenticator from the user-data (cloud-init/first-boot.sh), so one image serves every authenticator.
+ */
 export const FIRSTUSE = {
   authenticator: "firstuse",
   memoryLimit: "1G",
@@ -27,6 +30,12 @@ export const FIRSTUSE = {
   idleTimeoutSeconds: 1800,
   installR: true,
 };
+
+/**
+ * The "new image" of the replacement tests (local-hub, hub-boot's native hub): an Ansible variable changed (the
+ * culler's timeout, which the hub API shows) and R left out. The second of the two hub images a test run builds.
+ */
+export const SECOND_IMAGE = { ...FIRSTUSE, idleTimeoutSeconds: 1700, installR: false };
 
 /** Builds (or finds cached) the image for these hub settings; returns its path. */
 export function hubImage(hub: HubConfig): string {
@@ -39,6 +48,6 @@ export function hubImage(hub: HubConfig): string {
   });
   if (r.status !== 0) throw new Error(`hub image build failed:\n${(r.stderr ?? "").slice(-6000)}`);
   const image = r.stdout.trim().split("\n").pop() as string;
-  console.log(`hub image (${hub.authenticator}) ${image} ready in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  console.log(`hub image ${image} ready in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   return image;
 }

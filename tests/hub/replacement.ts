@@ -88,19 +88,18 @@ export async function beforeReplacement(hubUrl: string, admin: Browser, auth: Au
   const passwords = { alice: `Alice-${randomBytes(6).toString("hex")}`, bob: `Bob-${randomBytes(6).toString("hex")}` };
   const alice = await newUser(hubUrl, admin, auth, "alice", passwords.alice);
   const bob = await newUser(hubUrl, admin, auth, "bob", passwords.bob);
-  // the two servers start side by side, as two users' would
+  const base = new URL(hubUrl).pathname;
+  // the two servers start side by side, as two users' would, and the admin's beside them (when not running yet)
   const [a, b] = await Promise.all([
     see(alice, hubUrl, "alice", "bob", `alice's work ${randomBytes(4).toString("hex")}`),
     see(bob, hubUrl, "bob", "alice", `bob's work ${randomBytes(4).toString("hex")}`),
+    startServer(admin, base, "admin").then(() => admin.follow(`${base}user/admin/lab`)),
   ]);
   console.log(`v1: alice ${JSON.stringify(a)}, bob ${JSON.stringify(b)}`);
   expect(a.uid).not.toBe(b.uid);
   expect([a.fileOwner, a.peer, b.fileOwner, b.peer]).toEqual([a.uid, "denied", b.uid, "denied"]);
-  // a user deleted from the system, whose file stays on the volume: the next UID useradd would give (sudo: TLJH's
-  // admins group)
-  const base = new URL(hubUrl).pathname;
-  await startServer(admin, base, "admin");
-  await admin.follow(`${base}user/admin/lab`);
+  // a user deleted from the system, whose file stays on the volume: the next UID useradd would give, once alice and
+  // bob have theirs (sudo: TLJH's admins group)
   const orphanId = Number(
     await runPython(
       admin,
@@ -139,18 +138,23 @@ export async function afterReplacement(
     });
   }
   await expectLoginRefused(hubUrl, "alice", "Mallory-123456", form);
-  // alice and bob with their old passwords, their old files, their old UIDs, each other's homes closed
+  // alice and bob with their old passwords, their old files, their old UIDs, each other's homes closed; beside them
+  // a new user, carol (the first boot restored alice's and bob's accounts: carol's IDs come after every saved one)
   const [alice, bob] = await Promise.all([
     login(hubUrl, "alice", before.passwords.alice),
     login(hubUrl, "bob", before.passwords.bob),
   ]);
-  const [a, b] = await Promise.all([see(alice, hubUrl, "alice", "bob"), see(bob, hubUrl, "bob", "alice")]);
+  const [a, b, c] = await Promise.all([
+    see(alice, hubUrl, "alice", "bob"),
+    see(bob, hubUrl, "bob", "alice"),
+    newUser(hubUrl, admin, auth, "carol", `Carol-${randomBytes(6).toString("hex")}`).then((carol) =>
+      see(carol, hubUrl, "carol", "alice", "carol's work"),
+    ),
+  ]);
   console.log(`v2: alice ${JSON.stringify(a)}, bob ${JSON.stringify(b)}`);
   expect(a).toEqual(before.seen.alice);
   expect(b).toEqual(before.seen.bob);
-  // a new user: a UID and GID no file on the volume carries (the deleted user's included)
-  const carol = await newUser(hubUrl, admin, auth, "carol", `Carol-${randomBytes(6).toString("hex")}`);
-  const c = await see(carol, hubUrl, "carol", "alice", "carol's work");
+  // carol: a UID and GID no file on the volume carries (the deleted user's included)
   console.log(`v2: carol ${JSON.stringify(c)} (deleted user's file: ${before.orphanId})`);
   expect(c.peer).toBe("denied");
   expect(c.uid).toBeGreaterThan(before.orphanId);
