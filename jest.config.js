@@ -17,6 +17,10 @@ module.exports = {
   // scratch directories left behind by a run fail it (tests/leftovers.js)
   globalSetup: "<rootDir>/tests/global-setup.js",
   globalTeardown: "<rootDir>/tests/global-teardown.js",
+  // each file's wall time as a table at the end (and in $JHVM_TEST_TIMES for .ci/run)
+  reporters: ["default", "<rootDir>/tests/timing-reporter.js"],
+  // the files known to be long start first (tests/sequencer.js), whatever Jest's cache holds
+  testSequencer: "<rootDir>/tests/sequencer.js",
   projects: [
     {
       displayName: "unit",

@@ -13,7 +13,7 @@
 # terraform-provider-openstack v3.4.0 with pulumi-terraform-bridge v3.120.0 — the same two halves the published
 # pulumi-openstack plugin is made of. The schema is generated at build time by the bridge's tfgen (from the
 # provider's own docs); the binary embeds it. Into
-# ${JHVM_TOOLS_CACHE:-~/.cache/jupyterhub-vm}/pulumi-resource-openstack-3.15.2/:
+# ${JHVM_TOOLS_HOME:-~/.cache/jupyterhub-vm}/pulumi-resource-openstack-3.15.2/:
 #   bin/pulumi-resource-openstack   the plugin (static, stripped)
 #   schema.json                     the schema it serves (also embedded)
 #   build.stamp                     version, inputs hash and the binary's sha256 (the cache check)

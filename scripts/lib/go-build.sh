@@ -7,8 +7,8 @@ die() { log "ERROR: $*"; exit 1; }
 now_ms() { date +%s%3N; }
 secs() { awk -v ms="$1" 'BEGIN { printf "%.1f", ms / 1000 }'; }
 
-# The cache every build shares (the CLI, the provider): ${JHVM_TOOLS_CACHE:-~/.cache/jupyterhub-vm}.
-tools_cache=${JHVM_TOOLS_CACHE:-$HOME/.cache/jupyterhub-vm}
+# The cache every build shares (the CLI, the provider): ${JHVM_TOOLS_HOME:-~/.cache/jupyterhub-vm}.
+tools_cache=${JHVM_TOOLS_HOME:-$HOME/.cache/jupyterhub-vm}
 
 # Go toolchain: the one on PATH, else the usual install location. The go.mod files ask for Go >= 1.25.11.
 use_go() {

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Build (once) a minimal Debian 12 root filesystem tarball for the Ansible chroot tests and print its path.
 #
-# The tarball is cached under ${JUPYTERHUB_VM_CACHE:-~/.cache/jupyterhub-vm}/ and keyed by the hash of this
+# The tarball is cached under ${JHVM_TOOLS_HOME:-~/.cache/jupyterhub-vm}/ and keyed by the hash of this
 # script, so editing the package list below rebuilds it automatically. debootstrap takes ~3.5 min here.
 #
 # Usage: tests/ansible/make-rootfs.sh          -> prints /root/.cache/jupyterhub-vm/rootfs-debian12-<hash>.tar.gz
-# Env:   DEBIAN_MIRROR (default http://deb.debian.org/debian), JUPYTERHUB_VM_CACHE.
+# Env:   DEBIAN_MIRROR (default http://deb.debian.org/debian), JHVM_TOOLS_HOME.
 # Needs: root, debootstrap (apt-get install debootstrap).
 set -euo pipefail
 
@@ -18,7 +18,7 @@ SUITE=bookworm
 # stand-in of TLJH's user environment.
 INCLUDE=python3,python3-apt,python3-venv,sudo,openssh-server,systemd,systemd-sysv,ca-certificates,passwd,procps
 
-CACHE=${JUPYTERHUB_VM_CACHE:-$HOME/.cache/jupyterhub-vm}
+CACHE=${JHVM_TOOLS_HOME:-$HOME/.cache/jupyterhub-vm}
 HASH=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
 OUT="$CACHE/rootfs-debian12-$HASH.tar.gz"
 
