@@ -19,10 +19,7 @@ import { REPO } from "./support";
 /** The items, most needed first: the hub image gates the longest test files (hub-boot, local-hub, newcomer). */
 const ITEMS: [string, () => void][] = [
   ["hub image (FIRSTUSE: hub-boot, local-hub, newcomer)", () => void hubImage(hubSettings(FIRSTUSE))],
-  [
-    "local-VM test image (local-vm, local-data-disk, vagrant-stack, local-stacks)",
-    () => script("tests/images/local-vm-test-image.sh"),
-  ],
+  ["local-VM test image (local-vm, vagrant-stack, local-stacks)", () => script("tests/images/local-vm-test-image.sh")],
   ["hub image (SECOND_IMAGE: the replacements)", () => void hubImage(hubSettings(SECOND_IMAGE))],
   ["Ansible chroot rootfs (tests/ansible, identity)", () => script("tests/ansible/make-rootfs.sh")],
   ["TLJH hub environment on the host (tljh-config)", () => script("testbed/hub-image/hub-env.sh")],
