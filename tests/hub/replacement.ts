@@ -4,9 +4,10 @@
  * and each writes a file; the admin leaves a file of a deleted user (the next free UID) on the data volume. After the
  * replacement (v2, a new image on the same volume): alice and bob log in with their old passwords and own their old
  * files (same UIDs, stat checked), neither can read the other's home, a new visitor cannot claim "alice", a new user
- * gets a UID no old file carries, and the admin's password is the stack's (v2's). Used by
- * tests/e2e/local-hub.test.ts (firstuse, `pulumi up` of the local target) and tests/hub/hub-boot.test.ts (native,
- * the OpenStack user-data on a second virtio disk).
+ * gets a UID no old file carries, and the admin's password is the stack's (v2's). Run whole by
+ * tests/e2e/local-hub.test.ts (firstuse, `pulumi up` of the local target with a data disk); its parts (newUser, login,
+ * see) by tests/hub/native-volume.test.ts for what is native's own (its records and passwords in the hub's database
+ * on the volume), where the identity checks above, the same whatever the authenticator, are not run twice.
  */
 import { randomBytes } from "crypto";
 import { Browser } from "./browser";
@@ -15,7 +16,7 @@ import { expectLoginRefused, loginError, runPython, startServer } from "./checks
 export type Auth = "firstuse" | "native";
 
 /** What a user's kernel sees of its identity: its IDs, its home's file (read or written), the peer's home. */
-interface Seen {
+export interface Seen {
   uid: number;
   gid: number;
   fileOwner: number;
@@ -32,10 +33,12 @@ try:
     peer = "listed"
 except PermissionError:
     peer = "denied"
+except FileNotFoundError:
+    peer = "absent"
 print(json.dumps({"uid": os.getuid(), "gid": os.getgid(), "fileOwner": p.stat().st_uid, "text": p.read_text(), "peer": peer}))
 `;
 
-async function login(hubUrl: string, name: string, password: string): Promise<Browser> {
+export async function login(hubUrl: string, name: string, password: string): Promise<Browser> {
   const url = new URL(hubUrl);
   const b = new Browser(url.origin);
   const page = await b.login(url.pathname, name, password);
@@ -66,7 +69,7 @@ export async function newUser(hubUrl: string, admin: Browser, auth: Auth, name: 
 }
 
 /** Starts `name`'s server and returns what its kernel sees (writing `write` to ~/work.txt first, when given). */
-async function see(b: Browser, hubUrl: string, name: string, peer: string, write?: string): Promise<Seen> {
+export async function see(b: Browser, hubUrl: string, name: string, peer: string, write?: string): Promise<Seen> {
   const base = new URL(hubUrl).pathname;
   const states = await startServer(b, base, name);
   console.log(`${name}'s server: ${states.join("; ")}`);
