@@ -212,7 +212,7 @@ describe("a newcomer's first run", () => {
 
   it("README 'Run it', as written, ends with a hub answering on hubUrl (then destroys it)", async () => {
     expect(await portFree(8080)).toBe(true); // the dev stack's httpPort
-    image = hubImage(hubSettings(FIRSTUSE)); // the image local-hub and hub-boot use (cached)
+    image = hubImage(hubSettings(FIRSTUSE)); // the image every hub test boots (cached)
     const lines = readmeBlock("newcomer");
     const internet = lines.filter((l) => /#\s*needs internet/.test(l));
     expect(internet).toEqual([expect.stringContaining("get.pulumi.com")]);

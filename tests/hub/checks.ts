@@ -1,5 +1,5 @@
 /**
- * What the hub tests check through a hub's login form and API (tests/hub/hub-boot.test.ts, tests/e2e/local-hub.test.ts).
+ * What the hub tests check through a hub's login form and API (tests/hub/, tests/e2e/local-hub.test.ts).
  */
 import { randomUUID } from "crypto";
 import WebSocket from "ws";
