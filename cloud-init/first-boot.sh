@@ -24,11 +24,10 @@ TLJH_CONFIG=/opt/tljh/hub/bin/tljh-config
 HUB_PY=/opt/tljh/hub/bin/python3
 [ -x "$TLJH_CONFIG" ] || fail "TLJH is not installed in this image (/opt/tljh missing)"
 
-# 1. Only root may read the instance metadata (user-data holds the admin password hash): hub users have shells.
-if command -v iptables >/dev/null; then
-  iptables -C OUTPUT -d 169.254.169.254 -m owner ! --uid-owner 0 -j REJECT 2>/dev/null ||
-    iptables -I OUTPUT -d 169.254.169.254 -m owner ! --uid-owner 0 -j REJECT || fail "cannot protect the metadata service"
-fi
+# 1. Only root may read the instance metadata (user-data holds the admin password hash): hub users have shells. The
+# guard (written by cloud-init) runs at every boot before the hub, which requires it; here it runs for this boot.
+systemctl daemon-reload && systemctl enable --now jupyterhub-vm-metadata-guard.service ||
+  fail "cannot keep hub users from the metadata service (jupyterhub-vm-metadata-guard.service)"
 
 # 2. Per-instance secrets: the image carries none (sysprep removed them); JupyterHub makes new ones when absent.
 rm -f /opt/tljh/state/jupyterhub_cookie_secret /opt/tljh/state/jupyterhub.sqlite

@@ -41,10 +41,96 @@ WantedBy=paths.target
 };
 
 /**
- * Where a cloud volume appears in a KVM server: the virtio disk's serial is the volume's ID, which udev's by-id link
- * cuts to 20 characters.
+ * Every boot, before the hub starts: only root may reach the instance metadata service (it serves the user-data,
+ * with the admin's password hash, and hub users have shells and kernels), on its IPv4 and its IPv6 address. The hub
+ * requires this unit: when a rule cannot be made the hub does not start, and the console says why.
  */
-export const cloudVolumeDevice = (volumeId: string) => `/dev/disk/by-id/virtio-${volumeId.slice(0, 20)}`;
+export const METADATA_GUARD = {
+  script: "/usr/local/sbin/jupyterhub-vm-metadata-guard",
+  unit: "/etc/systemd/system/jupyterhub-vm-metadata-guard.service",
+  addresses: { iptables: "169.254.169.254", ip6tables: "fe80::a9fe:a9fe" },
+};
+const METADATA_GUARD_SCRIPT = `#!/bin/bash
+# jupyterhub-vm: keep every user but root from the instance metadata service (written by cloud-init, run at every
+# boot by jupyterhub-vm-metadata-guard.service, which jupyterhub.service requires).
+set -uo pipefail
+say() { echo "jupyterhub-vm metadata guard: $*"; echo "jupyterhub-vm metadata guard: $*" >/dev/console 2>/dev/null || true; }
+rc=0
+for rule in ${Object.entries(METADATA_GUARD.addresses)
+  .map(([tool, addr]) => `"${tool} ${addr}"`)
+  .join(" ")}; do
+  tool=\${rule% *} addr=\${rule#* }
+  if [ "$tool" = ip6tables ] && [ ! -e /proc/net/if_inet6 ]; then
+    say "IPv6 is off in this kernel: no $addr to guard"
+    continue
+  fi
+  args=(OUTPUT -d "$addr" -m owner ! --uid-owner 0 -j REJECT)
+  if ! command -v "$tool" >/dev/null; then
+    say "FAILED: $tool is not installed: hub users could read the metadata service ($addr)"
+    rc=1
+  elif "$tool" -w 30 -C "\${args[@]}" 2>/dev/null || "$tool" -w 30 -I "\${args[@]}"; then
+    say "only root reaches $addr"
+  else
+    say "FAILED: cannot add the $tool rule for $addr: hub users could read the metadata service"
+    rc=1
+  fi
+done
+exit "$rc"
+`;
+const METADATA_GUARD_UNIT = `[Unit]
+Description=Only root reaches the instance metadata service (jupyterhub-vm)
+DefaultDependencies=no
+After=local-fs.target
+Before=network-pre.target jupyterhub.service
+Wants=network-pre.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=${METADATA_GUARD.script}
+
+[Install]
+WantedBy=multi-user.target
+RequiredBy=jupyterhub.service
+`;
+
+/** How long a boot waits for the data volume's disk to appear before it says so on the console and gives up. */
+export const DATA_VOLUME_WAIT_SECONDS = 300;
+
+/**
+ * Run by cloud-init's bootcmd at every boot, before disk_setup and mounts: waits (bounded) for the disk whose serial is
+ * $1, on whatever bus the hypervisor put it, and links it as /dev/jhvm-data for fs_setup. The serial is what the
+ * hypervisor reports: Nova sets the libvirt disk's <serial> to the volume's ID, and the bus is the block device
+ * mapping's, else the image's hw_disk_bus (nova/virt/libvirt/blockinfo.py, get_disk_bus_for_device_type): with
+ * hw_disk_bus=scsi the volume is udev's scsi-0QEMU_QEMU_HARDDISK_<ID>, on virtio-blk virtio-<first 20 characters>
+ * (virtio's serial field is 20 bytes; SATA and NVMe cut theirs to 20 too). So a by-id name ending in "-" or "_"
+ * followed by the serial or its first 20 characters, partitions excluded. The serial is an argument, never code.
+ */
+export const FIND_DATA_VOLUME_SCRIPT = `set -u
+s=$1; wait_s=$2; s20=$(printf %.20s "$s"); t0=$(date +%s)
+say() { echo "jupyterhub-vm: $*"; echo "jupyterhub-vm: $*" >/dev/console 2>/dev/null || true; }
+say "waiting up to $wait_s s for the data volume: the disk with serial $s (/dev/disk/by-id/*-$s20 or *_$s, any bus)"
+while :; do
+  for l in /dev/disk/by-id/*; do
+    n=\${l##*/}
+    case $n in
+      *-part[0-9]*) ;;
+      *[-_]"$s" | *[-_]"$s20")
+        dev=$(readlink -f "$l")
+        ln -sfn "$dev" /dev/jhvm-data
+        say "data volume found after $(($(date +%s) - t0)) s: $n -> $dev"
+        exit 0 ;;
+    esac
+  done
+  [ $(($(date +%s) - t0)) -lt "$wait_s" ] || break
+  sleep 1
+done
+say "FAILED: no disk with serial $s after $wait_s s (disks by id: $(ls /dev/disk/by-id 2>/dev/null | tr '\\n' ' '))"
+exit 1
+`;
+
+/** Where the found data volume is linked (FIND_DATA_VOLUME_SCRIPT), for cloud-init's fs_setup. */
+export const DATA_VOLUME_LINK = "/dev/jhvm-data";
 
 export interface UserDataArgs {
   readonly hostname: string;
@@ -57,9 +143,10 @@ export interface UserDataArgs {
   readonly adminPasswordHash: string;
   /**
    * persistent data volume, mounted on /srv/jhvm-data: /home and /srv/data inside, and the users' identity (the hub's
-   * database, the FirstUse passwords, the accounts TLJH creates) so that a replaced server keeps them
+   * database, the FirstUse passwords, the accounts TLJH creates) so that a replaced server keeps them. `serial`: the
+   * disk's serial as the guest sees it (a cloud volume's ID; the local data disk's DATA_DISK_SERIAL), found on any bus
    */
-  readonly dataVolume?: { readonly device: string };
+  readonly dataVolume?: { readonly serial: string };
   /** local target: the host folder shared by QEMU as 9p tag `jhvm-data`, mounted on /srv/data */
   readonly localDataShare?: boolean;
 }
@@ -103,6 +190,8 @@ export function renderUserData(a: UserDataArgs): string {
         owner: "root:root",
         content: fs.readFileSync(FIRST_BOOT_SCRIPT, "utf8"),
       },
+      { path: METADATA_GUARD.script, permissions: "0700", owner: "root:root", content: METADATA_GUARD_SCRIPT },
+      { path: METADATA_GUARD.unit, permissions: "0644", owner: "root:root", content: METADATA_GUARD_UNIT },
     ],
     runcmd: [["/usr/local/sbin/jupyterhub-vm-first-boot"]],
   };
@@ -112,7 +201,7 @@ export function renderUserData(a: UserDataArgs): string {
   }
   if (a.dataVolume) {
     // Formatted only when it has no file system (overwrite: false): an existing volume keeps its data.
-    config.fs_setup = [{ label: "jhvm-data", filesystem: "ext4", device: a.dataVolume.device, overwrite: false }];
+    config.fs_setup = [{ label: "jhvm-data", filesystem: "ext4", device: DATA_VOLUME_LINK, overwrite: false }];
     (config.write_files as unknown[]).push(
       {
         path: "/usr/local/sbin/jupyterhub-vm-identity",
@@ -130,7 +219,10 @@ export function renderUserData(a: UserDataArgs): string {
     config.mounts = [
       ["LABEL=jhvm-data", DATA_VOLUME_DIR, "ext4", "defaults,nofail,x-systemd.device-timeout=60", "0", "2"],
     ];
-    config.bootcmd = [["mkdir", "-p", "/srv/jhvm-data"]];
+    config.bootcmd = [
+      ["sh", "-c", FIND_DATA_VOLUME_SCRIPT, "find-data-volume", a.dataVolume.serial, String(DATA_VOLUME_WAIT_SECONDS)],
+      ["mkdir", "-p", "/srv/jhvm-data"],
+    ];
     (config.runcmd as unknown[]).unshift([
       "sh",
       "-c",

@@ -12,7 +12,7 @@ import { LocalDataDisk } from "./data-disk";
 import { LocalVm } from "./local-vm";
 import { localPreflight } from "./preflight";
 import { throwIfProblems } from "../../config/problems";
-import { DATA_DISK_DEVICE } from "./settings";
+import { DATA_DISK_SERIAL } from "./settings";
 
 /** The same first-boot user-data as a cloud server's (cloud-init/render.ts), for the local VM (NoCloud seed). */
 function localUserData(
@@ -24,8 +24,8 @@ function localUserData(
   const hub = { ...cfg.hub, dnsName: "", letsencryptEmail: "" };
   // qemu shares dataDir under a fixed 9p tag that cloud-init mounts; Vagrant mounts its synced folder itself
   const localDataShare = Boolean(cfg.local.dataDir) && cfg.local.provider === "qemu";
-  // the data disk takes the cloud volume's path: formatted when blank, /home and /srv/data kept on it
-  const dataVolume = cfg.local.dataDiskGb > 0 ? { device: DATA_DISK_DEVICE } : undefined;
+  // the data disk takes the cloud volume's path (found by its serial): formatted when blank, /home and /srv/data on it
+  const dataVolume = cfg.local.dataDiskGb > 0 ? { serial: DATA_DISK_SERIAL } : undefined;
   return pulumi.all([password, salt]).apply(([pw, s]) => stackUserData(hub, pw, s, { localDataShare, dataVolume }));
 }
 

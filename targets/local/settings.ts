@@ -57,4 +57,3 @@ export const LOCAL_DATA_DISK = stageDef<LocalDataDiskSettings>("local-data-disk"
 
 /** The virtio serial of the data disk: the guest sees it as /dev/disk/by-id/virtio-<serial> (at most 20 bytes). */
 export const DATA_DISK_SERIAL = "jhvm-data";
-export const DATA_DISK_DEVICE = `/dev/disk/by-id/virtio-${DATA_DISK_SERIAL}`;

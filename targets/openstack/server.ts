@@ -3,11 +3,16 @@
  * a security group (80/443 open, 22 only from the configured CIDRs), a key pair (existing or created from a public
  * key), an optional floating IP and an optional persistent data volume that outlives the server. Changing the image
  * replaces the server (never a silent rebuild); the volume is re-attached to the new one.
+ *
+ * The data volume is one of the server's block devices (Nova attaches it before the guest starts: no race with the
+ * first boot, which finds it by its ID on whatever bus Nova chose, cloud-init/render.ts), never deleted with the
+ * server. A server is stopped (a clean shutdown: /home unmounted, the hub's SQLite closed) before it is deleted, so
+ * on a replacement or destroy Nova detaches the volume from a stopped guest, never from a running one.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 import * as command from "@pulumi/command";
-import { HubUserData, cloudVolumeDevice, stackUserData } from "../../cloud-init/render";
+import { HubUserData, stackUserData } from "../../cloud-init/render";
 
 export interface JupyterHubServerArgs {
   readonly serverName: string;
@@ -99,31 +104,42 @@ export class JupyterHubServer extends pulumi.ComponentResource {
       pulumi
         .all([args.adminPassword, args.passwordSalt, volume ? volume.id : pulumi.output("")])
         .apply(([pw, salt, volId]) =>
-          stackUserData(args.hub, pw, salt, {
-            dataVolume: volId ? { device: cloudVolumeDevice(volId) } : undefined,
-          }),
+          stackUserData(args.hub, pw, salt, { dataVolume: volId ? { serial: volId } : undefined }),
         ),
     );
 
-    const blockDevices =
+    // The boot disk: the image, copied to a new volume (bootVolumeSizeGb) or on the hypervisor's local disk; listed
+    // explicitly whenever there is a block device list (Nova wants the boot disk in it once any entry is given).
+    const bootDisk = (imageId: pulumi.Input<string>) =>
       args.bootVolumeSizeGb > 0
-        ? [
-            {
-              uuid: args.imageId,
-              sourceType: "image",
-              destinationType: "volume",
-              volumeSize: args.bootVolumeSizeGb,
-              bootIndex: 0,
-              deleteOnTermination: true,
-            },
-          ]
+        ? {
+            uuid: imageId,
+            sourceType: "image",
+            destinationType: "volume",
+            volumeSize: args.bootVolumeSizeGb,
+            bootIndex: 0,
+            deleteOnTermination: true,
+          }
+        : { uuid: imageId, sourceType: "image", destinationType: "local", bootIndex: 0, deleteOnTermination: true };
+    // The data volume: attached by Nova before the guest starts (bootIndex -1: never booted from), kept when the
+    // server is deleted.
+    const dataDisk = (volumeId: pulumi.Input<string>) => ({
+      uuid: volumeId,
+      sourceType: "volume",
+      destinationType: "volume",
+      bootIndex: -1,
+      deleteOnTermination: false,
+    });
+    const blockDevices =
+      args.bootVolumeSizeGb > 0 || volume
+        ? [bootDisk(args.imageId), ...(volume ? [dataDisk(volume.id)] : [])]
         : undefined;
 
     const server = new openstack.compute.Instance(
       `${name}-server`,
       {
         name: args.serverName,
-        imageId: blockDevices ? undefined : args.imageId,
+        imageId: args.bootVolumeSizeGb > 0 ? undefined : args.imageId,
         flavorName: args.flavor,
         keyPair: keyPairName,
         securityGroups: [sg.name],
@@ -132,6 +148,8 @@ export class JupyterHubServer extends pulumi.ComponentResource {
         blockDevices,
         userData: this.userData,
         metadata: { "jupyterhub-vm": "true" },
+        // a clean shutdown before Nova deletes it (and detaches the data volume); Nova's own shutdown timeout applies
+        stopBeforeDestroy: true,
       },
       {
         ...child,
@@ -141,14 +159,6 @@ export class JupyterHubServer extends pulumi.ComponentResource {
         customTimeouts: { create: "30m", delete: "15m" },
       },
     );
-
-    if (volume) {
-      new openstack.compute.VolumeAttach(
-        `${name}-data-attach`,
-        { instanceId: server.id, volumeId: volume.id },
-        { parent: server },
-      );
-    }
 
     let publicIp: pulumi.Output<string> = server.accessIpV4;
     if (args.floatingIpPool) {

@@ -7,7 +7,7 @@
 # Two cached steps under ${JHVM_TOOLS_HOME:-~/.cache/jupyterhub-vm}/images/:
 #  1. hub-base-<key>.raw (~6 min; key: this folder, ../../tests/images/debian12-qcow2.sh, the TLJH archive):
 #     tests/images/debian12-qcow2.sh's Debian 12 (build user with a random, unrecorded password), then in its chroot:
-#     Debian's cloud-init (NoCloud only), iptables, curl, python3-venv, a persistent journal (read by the tests
+#     Debian's cloud-init (NoCloud, ConfigDrive, OpenStack), iptables, curl, python3-venv, a persistent journal (read by the tests
 #     from the disk after a failure); /opt/tljh/hub = hub-env.lock + TLJH from
 #     ../shared/vendor (as hub-env.sh); /opt/tljh/user = user-env.lock (a venv in place of TLJH's conda env);
 #     then tljh-install.py: TLJH's installer steps (config, groups + sudoers, traefik config, the jupyterhub and
@@ -105,7 +105,9 @@ if [[ ! -s "$BASE" ]]; then
   log "apt: cloud-init iptables curl python3-venv"
   in_chroot sh -c 'apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends cloud-init iptables curl python3-venv && apt-get clean' \
     >"$work/apt.log" 2>&1 || { tail -n 30 "$work/apt.log" >&2; die "apt-get failed"; }
-  printf 'datasource_list: [ NoCloud, None ]\n' >"$MNT/etc/cloud/cloud.cfg.d/90-jhvm-test.cfg"
+  # NoCloud: the local driver's seed ISO (plain QEMU); ConfigDrive and OpenStack: a server of the booting test
+  # OpenStack (testbed/openstack-lab, LAB_BOOT=1); ds-identify finds none of the latter two on plain QEMU
+  printf 'datasource_list: [ NoCloud, ConfigDrive, OpenStack, None ]\n' >"$MNT/etc/cloud/cloud.cfg.d/90-jhvm-test.cfg"
   # test image only: a persistent journal, so a test can read the guest's logs from its disk after a failure
   mkdir -p "$MNT/var/log/journal"
   cp "$HERE/hub-env.lock" "$HERE/user-env.lock" "$HERE/tljh-install.py" "$TLJH_ARCHIVE" "$MNT/tmp/"

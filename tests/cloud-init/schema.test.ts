@@ -39,7 +39,7 @@ describe("cloud-init schema", () => {
   it.each<[string, Partial<UserDataArgs>]>([
     ["plain", {}],
     ["https", { dnsName: "hub.example.org", letsencryptEmail: "ops@example.org" }],
-    ["data volume", { dataVolume: { device: "/dev/disk/by-id/virtio-0123456789abcdef0123" } }],
+    ["data volume", { dataVolume: { serial: "0123456789abcdef0123456789abcdef0123" } }],
     ["native authenticator, base url", { authenticator: "native", baseUrl: "/hub/" }],
     ["local data share", { localDataShare: true }],
   ])("accepts the %s variant", (_name, extra) => {

@@ -8,7 +8,7 @@
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { cloudVolumeDevice, newPasswordSalt, stackUserData } from "../../cloud-init/render";
+import { newPasswordSalt, stackUserData } from "../../cloud-init/render";
 import { sha256FileSync } from "../../stages/file-hash";
 import { REPO, freePort, keepTempDir, sh, tempDir } from "../support";
 import { hubImage, hubSettings } from "./hub-image";
@@ -114,7 +114,7 @@ export async function bootHub(
       hub,
       opts.password,
       newPasswordSalt(),
-      opts.volume ? { dataVolume: { device: cloudVolumeDevice(VOLUME_ID) } } : {},
+      opts.volume ? { dataVolume: { serial: VOLUME_ID } } : {},
     ),
     accelerator: "tcg",
     ip: "",

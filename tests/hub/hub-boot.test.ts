@@ -63,6 +63,9 @@ describe("pam: the admin's system account gets the stack's password", () => {
       await loggedInAdmin(hub.url, PASSWORD);
       await expectLoginRefused(hub.url, "admin", `${PASSWORD}-wrong`);
       await expectLoginRefused(hub.url, "mallory", "Mallory-password-123");
+      // the metadata guard ran before the hub (cloud-init/render.ts METADATA_GUARD: IPv4 and IPv6, every boot)
+      expect(hub.console()).toContain("jupyterhub-vm metadata guard: only root reaches 169.254.169.254");
+      expect(hub.console()).toContain("jupyterhub-vm metadata guard: only root reaches fe80::a9fe:a9fe");
     },
   );
 });

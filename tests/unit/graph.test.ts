@@ -86,7 +86,9 @@ describe("local stack with a data disk (qemu runner)", () => {
 
   it("the first boot formats and mounts it by its serial, as the cloud volume (/home and /srv/data on it)", () => {
     const ud: string = settingsOf(cmdOf(r, "local-vm")).userData;
-    expect(ud).toContain("device: /dev/disk/by-id/virtio-jhvm-data");
+    // found by its serial at every boot (cloud-init/render.ts FIND_DATA_VOLUME_SCRIPT), formatted through the link
+    expect(ud).toMatch(/- find-data-volume\n\s+- jhvm-data\n/);
+    expect(ud).toContain("device: /dev/jhvm-data");
     expect(ud).toContain("LABEL=jhvm-data");
     expect(ud).toContain("mount --bind /srv/jhvm-data/home /home");
     expect(ud).not.toContain(ADMIN_PW);
@@ -261,7 +263,29 @@ describe("genostack stack (OpenStack target)", () => {
     );
     expect(rules).toHaveLength(3);
     expect(r.byName("hub-data").inputs.size).toBe(50);
-    expect(r.byName("hub-data-attach").deps).toEqual(expect.arrayContaining([server.urn, r.byName("hub-data").urn]));
+    // the data volume is one of the server's block devices (attached before the guest starts, kept on delete), the
+    // boot disk the image's; no attachment of its own that a replacement would detach from a running server
+    expect(server.inputs.blockDevices).toEqual([
+      {
+        uuid: "glance-image-id",
+        sourceType: "image",
+        destinationType: "local",
+        bootIndex: 0,
+        deleteOnTermination: true,
+      },
+      {
+        uuid: "hub-data-id",
+        sourceType: "volume",
+        destinationType: "volume",
+        bootIndex: -1,
+        deleteOnTermination: false,
+      },
+    ]);
+    expect(server.deps).toContain(r.byName("hub-data").urn);
+    expect(r.ofType("openstack:compute/volumeAttach:VolumeAttach")).toHaveLength(0);
+    // stopped (a clean shutdown) before Nova deletes it and detaches the volume
+    expect(server.inputs.stopBeforeDestroy).toBe(true);
+    expect(server.options.deleteBeforeReplace).toBe(true);
   });
 
   it("chains ISO → base → final → Glance → server", () => {

@@ -3,7 +3,13 @@ import * as yaml from "js-yaml";
 import bcrypt from "bcryptjs";
 import * as fs from "fs";
 import * as path from "path";
-import { adminPasswordHash, newPasswordSalt, renderUserData, UserDataArgs } from "../../cloud-init/render";
+import {
+  adminPasswordHash,
+  METADATA_GUARD,
+  newPasswordSalt,
+  renderUserData,
+  UserDataArgs,
+} from "../../cloud-init/render";
 import { AUTHENTICATORS } from "../../config/schema";
 import { firstBootAuthClasses } from "../support";
 
@@ -28,7 +34,7 @@ describe("user-data", () => {
         ...BASE,
         dnsName: "hub.example.org",
         letsencryptEmail: "ops@example.org",
-        dataVolume: { device: "/dev/disk/by-id/virtio-0123456789abcdef0123" },
+        dataVolume: { serial: "0123456789abcdef0123456789abcdef0123" },
       }),
     ).toMatchSnapshot();
   });
@@ -46,13 +52,15 @@ describe("user-data", () => {
   });
 
   it("formats the data volume only when it has no file system", () => {
-    const doc = yaml.load(renderUserData({ ...BASE, dataVolume: { device: "/dev/vdb" } })) as any;
-    expect(doc.fs_setup).toEqual([{ label: "jhvm-data", filesystem: "ext4", device: "/dev/vdb", overwrite: false }]);
+    const doc = yaml.load(renderUserData({ ...BASE, dataVolume: { serial: "jhvm-data" } })) as any;
+    expect(doc.fs_setup).toEqual([
+      { label: "jhvm-data", filesystem: "ext4", device: "/dev/jhvm-data", overwrite: false },
+    ]);
     expect(doc.mounts[0][1]).toBe("/srv/jhvm-data");
   });
 
   it("with a data volume: the identity script and its save units, and DATA_VOLUME for the first boot", () => {
-    const doc = yaml.load(renderUserData({ ...BASE, dataVolume: { device: "/dev/vdb" } })) as any;
+    const doc = yaml.load(renderUserData({ ...BASE, dataVolume: { serial: "jhvm-data" } })) as any;
     const files = Object.fromEntries(doc.write_files.map((f: any) => [f.path, f]));
     expect(files["/usr/local/sbin/jupyterhub-vm-identity"]).toMatchObject({ permissions: "0700", owner: "root:root" });
     expect(files["/etc/systemd/system/jupyterhub-vm-identity.path"].content).toContain("PathChanged=/etc/passwd");
@@ -65,6 +73,8 @@ describe("user-data", () => {
     expect(plain.write_files.map((f: any) => f.path)).toEqual([
       "/etc/jupyterhub-vm/first-boot.env",
       "/usr/local/sbin/jupyterhub-vm-first-boot",
+      METADATA_GUARD.script,
+      METADATA_GUARD.unit,
     ]);
     expect(plain.write_files[0].content).not.toContain("DATA_VOLUME");
   });
@@ -74,7 +84,7 @@ describe("user-data", () => {
       ...BASE,
       dnsName: "hub.example.org",
       letsencryptEmail: "ops@example.org",
-      dataVolume: { device: "/dev/disk/by-id/virtio-0123456789abcdef0123" },
+      dataVolume: { serial: "0123456789abcdef0123456789abcdef0123" },
     });
     expect(Buffer.from(text).toString("base64").length).toBeLessThan(65535);
   });
