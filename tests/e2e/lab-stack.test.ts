@@ -60,6 +60,16 @@ const BASE_CONFIG = (over: { hub?: object; openstack?: object; image?: object } 
   },
 });
 
+/** Nova's instance actions of a server (deleted ones too), oldest first: create, stop, delete, attach_volume, ... */
+const serverActions = (id: string): string[] =>
+  (
+    JSON.parse(
+      openstackCli("--os-compute-api-version", "2.21", "server", "event", "list", id, "-f", "json").stdout,
+    ) as { Action: string; "Start Time": string }[]
+  )
+    .sort((a, b) => a["Start Time"].localeCompare(b["Start Time"]))
+    .map((a) => a.Action);
+
 /** the one server, its port, the volume attached to it and the floating IP bound to that port */
 function deployment(s: LabState) {
   expect(s.servers).toHaveLength(1);
@@ -239,6 +249,12 @@ describe("lab stack, real engine, real provider, real OpenStack on 127.0.0.1", (
     expect(after.fip.id).toBe(before.fip.id); // the address users know stays
     expect(after.fip.port_id).toBe(after.port.id);
     expect(ours(s)).toMatchObject({ servers: 1, ports: 1, securityGroups: 1, keypairs: 1, volumes: 1 });
+    // What Nova did, from its instance actions (kept for deleted servers from microversion 2.21): the volume came
+    // with the server's create (a block device), never attached to a running server, and the old server was
+    // stopped before it was deleted (a clean shutdown; Nova then detached the volume from a stopped guest), never
+    // detached while it ran.
+    expect(serverActions(before.server.id)).toEqual(["create", "stop", "delete"]);
+    expect(serverActions(after.server.id)).toEqual(["create"]);
   });
 
   it("with keepOldImages, a replaced image stays in Glance (no longer managed by the stack)", () => {
