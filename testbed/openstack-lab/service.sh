@@ -9,6 +9,7 @@
 set -euo pipefail
 lab_t0=$(date +%s%N)
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+enter_lab_netns "$@"   # booting mode: the APIs listen on the loopback of the lab's namespace
 
 usage() { echo "usage: $0 stop|kill|start|restart NAME" >&2; exit 2; }
 [ $# = 2 ] || usage
@@ -28,10 +29,13 @@ stop() { # stop [SIGNAL]
   local sig=${1:-TERM} pid kids p i st
   pid=$(lab_pid "$name")
   [ -n "$pid" ] || die "$name is not running (no live pid in $LAB/run/$name.pid)"
-  # how it runs, read from /proc before it goes: argv (NUL-separated), cwd, environment
-  { cat "/proc/$pid/cmdline"; } > "$saved.cmdline"
+  # how it runs: argv (NUL-separated) and environment as up.sh started it (neutron rewrites its
+  # /proc/PID/cmdline: "neutron-server: api worker (...)"), else read from /proc; cwd from /proc
+  if [ -f "$LAB/run/$name.argv" ]; then cp "$LAB/run/$name.argv" "$saved.cmdline"
+  else { cat "/proc/$pid/cmdline"; } > "$saved.cmdline"; fi
   readlink "/proc/$pid/cwd" > "$saved.cwd"
-  cat "/proc/$pid/environ" > "$saved.environ"
+  if [ -f "$LAB/run/$name.environ" ]; then cp "$LAB/run/$name.environ" "$saved.environ"
+  else cat "/proc/$pid/environ" > "$saved.environ"; fi
   declare -A START
   kids=$(descendants "$pid" | tr '\n' ' ')
   for p in $pid $kids; do st=$(proc_stat "$p"); START[$p]=${st#* }; done

@@ -7,6 +7,7 @@ set -euo pipefail
 umask 077
 lab_t0=$(date +%s%N)
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+enter_lab_netns "$@"   # booting mode: the APIs listen on the loopback of the lab's namespace
 "$LAB_SRC/status.sh" --quiet || { "$LAB_SRC/status.sh" || true; echo "lab not running: run testbed/openstack-lab/up.sh" >&2; exit 1; }
 mkdir -p "$LAB/smoke"
 img=$LAB/smoke/tiny.qcow2

@@ -1,17 +1,22 @@
 #!/bin/bash
 # status.sh - is the lab up? Exit 0 when every service process of the lab is alive and every
-# API answers on 127.0.0.1 (any non-5xx HTTP status), 1 otherwise.
+# API answers on 127.0.0.1 (any non-5xx HTTP status), 1 otherwise. Booting mode (LAB_BOOT=1): runs
+# itself inside the lab's namespace and also checks Ceph, libvirtd and the four Neutron agents.
 #   testbed/openstack-lab/status.sh [--quiet] [--mem]     (--mem: also PSS/RSS per service)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+enter_lab_netns "$@"
 QUIET='' MEM=''
 for a in "$@"; do case $a in --quiet) QUIET=1 ;; --mem) MEM=1 ;; *) echo "usage: $0 [--quiet] [--mem]" >&2; exit 2 ;; esac; done
 out() { [ -n "$QUIET" ] || echo "$@"; }
 
 [ -f "$LAB/run/features" ] || { out "lab: not running (no $LAB/run/features)"; exit 1; }
-cinder=0; [ "$(lab_features)" = cinder=1 ] && cinder=1
+cinder=0; boot=0
+case " $(lab_features) " in *" cinder=1 "*) cinder=1 ;; esac
+case " $(lab_features) " in *" boot=1 "*) boot=1 ;; esac
 procs="mysqld epmd rabbitmq keystone glance-api placement neutron-server nova-api nova-conductor nova-scheduler nova-compute"
 [ $cinder = 1 ] && procs="$procs cinder-api cinder-scheduler cinder-volume"
+[ $boot = 1 ] && procs="$procs $SERVICES_BOOT"
 rc=0
 for n in $procs; do
   pid=$(lab_pid "$n")
@@ -28,6 +33,15 @@ for e in $API_PORTS; do
     *) out "  ok    $n http://127.0.0.1:$p/ -> $code" ;;
   esac
 done
+if [ $boot = 1 ]; then
+  out "  --    booting mode, network namespace $(lab_netns)"
+  if h=$(timeout 10 ceph health 2>/dev/null); then out "  ok    ceph: $h"; else out "  FAIL  ceph does not answer"; rc=1; fi
+  if virsh -c "$LIBVIRT_URI" uri >/dev/null 2>&1; then out "  ok    libvirtd answers ($LIBVIRT_URI)"
+  else out "  FAIL  libvirtd does not answer"; rc=1; fi
+  n=$(mariadb --defaults-file="$LAB/etc/my.cnf" -N -e \
+    "select count(*) from neutron.agents where heartbeat_timestamp > utc_timestamp() - interval 75 second" 2>/dev/null || echo 0)
+  if [ "${n:-0}" -ge 4 ]; then out "  ok    $n neutron agents alive"; else out "  FAIL  only ${n:-0} of 4 neutron agents alive"; rc=1; fi
+fi
 if [ -n "$MEM" ]; then
   tp=0; tr=0
   for n in $procs; do

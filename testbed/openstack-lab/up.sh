@@ -8,16 +8,19 @@
 #   Then seeds what the end-to-end test needs: flavors m1.tiny/m1.small, external network
 #   `public` (203.0.113.0/24), project/user `demo` with network `lab-net` (198.51.100.0/24) and
 #   router `lab-router` (gateway on `public`, so floating IPs can be associated).
+#   With LAB_BOOT=1 (implies LAB_CINDER=1) servers really boot: see lib/boot.sh - the whole lab then runs
+#   in its own network namespace $LAB_NETNS (default jhvm-lab); reach it with `ip netns exec jhvm-lab ...`.
 #
 # Usage: testbed/openstack-lab/up.sh            start (exit 0 at once when the lab already runs and answers)
 #        testbed/openstack-lab/up.sh --check    same as status.sh: exit 0 when every API answers
 #        testbed/openstack-lab/up.sh --restart  stop the running lab and start a fresh one
-# Env:   LAB=/tmp/jhvm-lab  LAB_CINDER=1  LAB_SKIP_INSTALL=1  LAB_WAIT=240 (seconds per wait)
+# Env:   LAB=/tmp/jhvm-lab  LAB_CINDER=1  LAB_BOOT=1  LAB_NETNS=jhvm-lab  LAB_SKIP_INSTALL=1  LAB_WAIT=240 (seconds per wait)
 # Then:  export OS_CLIENT_CONFIG_FILE=$LAB/clouds.yaml; openstack --os-cloud lab-demo server list
 # Stop:  testbed/openstack-lab/down.sh [--purge]
 set -euo pipefail
-lab_t0=$(date +%s%N)
+lab_t0=${LAB_UP_T0:-$(date +%s%N)}   # LAB_UP_T0: set for the booting mode's second pass only
 . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+. "$LAB_SRC/lib/boot.sh"
 
 MODE=start
 case "${1:-}" in
@@ -29,8 +32,13 @@ esac
 [ "$(id -u)" = 0 ] || { echo "up.sh must run as root (apt-get, services)" >&2; exit 1; }
 
 LAB_CINDER=${LAB_CINDER:-0}
+LAB_BOOT=${LAB_BOOT:-0}
+[ "$LAB_BOOT" = 1 ] && LAB_CINDER=1
 WAIT=${LAB_WAIT:-240}
 FEATURES="cinder=$LAB_CINDER"
+[ "$LAB_BOOT" = 1 ] && FEATURES="$FEATURES boot=1"
+# the booting lab's second pass (below) runs this script again inside its namespace
+export LAB_BOOT LAB_CINDER
 export DEBIAN_FRONTEND=noninteractive
 umask 077
 mkdir -p "$LAB"
@@ -55,16 +63,21 @@ if [ "$MODE" = start ] && [ -f "$LAB/run/features" ]; then
   say "a previous lab in $LAB is not healthy or has other features ($(lab_features) vs $FEATURES): restarting it"
   MODE=restart
 fi
-if [ "$MODE" = restart ] || ls "$LAB"/run/*.pid >/dev/null 2>&1; then
+# (a booting lab's namespace left by a failed start counts too - but not in the second pass, which runs in it)
+if [ "$MODE" = restart ] || ls "$LAB"/run/*.pid >/dev/null 2>&1 ||
+   { [ -f "$LAB/netns" ] && ! in_netns "$(cat "$LAB/netns")"; }; then
   say "stopping previous lab processes (stale pidfiles are checked against $LAB)"
   "$LAB_SRC/down.sh" || die "down.sh could not stop the previous lab"
 fi
-for p in $ALL_PORTS; do
-  if ss -ltnH "sport = :$p" | grep -q .; then
-    ss -ltnpH "sport = :$p" >&2
-    die "port $p is already in use by a process that is not this lab ($LAB); stop it first"
-  fi
-done
+# (booting mode: checked in the second pass, inside the lab's namespace, where its ports will be)
+if [ "$LAB_BOOT" != 1 ] || in_netns "$LAB_NETNS"; then
+  for p in $ALL_PORTS; do
+    if ss -ltnH "sport = :$p" | grep -q .; then
+      ss -ltnpH "sport = :$p" >&2
+      die "port $p is already in use by a process that is not this lab ($LAB); stop it first"
+    fi
+  done
+fi
 
 ######################################################################## packages
 PKGS="python3-keystone python3-glance python3-nova python3-placement python3-neutron
@@ -72,6 +85,7 @@ PKGS="python3-keystone python3-glance python3-nova python3-placement python3-neu
       uwsgi-core uwsgi-plugin-python3 rabbitmq-server mariadb-server
       qemu-utils curl openssl iproute2 procps util-linux"
 [ "$LAB_CINDER" = 1 ] && PKGS="$PKGS python3-cinder"
+[ "$LAB_BOOT" = 1 ] && PKGS="$PKGS $BOOT_PKGS"
 # shellcheck disable=SC2086
 missing=$(dpkg-query -W -f '${Package} ${db:Status-Abbrev}\n' $PKGS 2>/dev/null | awk '$2 != "ii" {print $1}' || true)
 for p in $PKGS; do dpkg-query -W "$p" >/dev/null 2>&1 || missing="$missing $p"; done
@@ -118,6 +132,21 @@ if [ -n "$need_debs" ]; then
   for d in "$CACHE"/debs/*.deb; do dpkg-deb -x "$d" "$CACHE/x"; done
 fi
 
+######################################################################## booting mode: own namespace
+# Everything from here on runs inside a network namespace made for this lab (own loopback for the
+# APIs; bridges, taps, router/DHCP namespaces' veths and guest addresses exist only there): the
+# script runs again inside it (packages and a running lab are checked again, quickly).
+if [ "$LAB_BOOT" = 1 ] && ! in_netns "$LAB_NETNS"; then
+  if [ -e "/run/netns/$LAB_NETNS" ]; then
+    die "network namespace $LAB_NETNS exists already (another booting lab? stop it with its down.sh, or set LAB_NETNS)"
+  fi
+  ip netns add "$LAB_NETNS"
+  echo "$LAB_NETNS" > "$LAB/netns"   # down.sh removes the namespace it names
+  say "created network namespace $LAB_NETNS; continuing inside it"
+  export LAB_UP_T0=$lab_t0
+  netns_exec "$LAB_NETNS" "$BASH" "$0"
+fi
+
 ######################################################################## fresh layout + secrets
 say "preparing $LAB (features: $FEATURES)"
 rm -rf "${LAB:?}/data" "${LAB:?}/log" "${LAB:?}/run" "${LAB:?}/etc" "${LAB:?}/shims" "${LAB:?}/clouds.yaml"
@@ -129,9 +158,11 @@ mkdir -p "$LAB"/{shims,run,log/rabbitmq} \
 # new random passwords at every start; they only ever go into 0600 files under $LAB
 SECRETS=$LAB/etc/secrets.env
 {
-  for k in ADMIN DEMO KEYSTONE_SVC GLANCE NOVA PLACEMENT NEUTRON CINDER RABBIT; do
+  for k in ADMIN DEMO KEYSTONE_SVC GLANCE NOVA PLACEMENT NEUTRON CINDER RABBIT METADATA; do
     echo "${k}_PW=$(openssl rand -hex 24)"
   done
+  # booting mode: UUID of the libvirt secret holding client.cinder's Ceph key (not itself a secret)
+  echo "RBD_SECRET_UUID=$(cat /proc/sys/kernel/random/uuid)"
 } > "$SECRETS"
 chmod 600 "$SECRETS"
 # shellcheck disable=SC1090
@@ -145,7 +176,11 @@ for spec in glance-api:glance.cmd.api glance-manage:glance.cmd.manage \
             neutron-server:neutron.cmd.eventlet.server \
             neutron-db-manage:neutron.db.migration.cli \
             cinder-api:cinder.cmd.api cinder-scheduler:cinder.cmd.scheduler \
-            cinder-volume:cinder.cmd.volume cinder-manage:cinder.cmd.manage; do
+            cinder-volume:cinder.cmd.volume cinder-manage:cinder.cmd.manage \
+            neutron-linuxbridge-agent:neutron.cmd.eventlet.plugins.linuxbridge_neutron_agent \
+            neutron-dhcp-agent:neutron.cmd.eventlet.agents.dhcp \
+            neutron-l3-agent:neutron.cmd.eventlet.agents.l3 \
+            neutron-metadata-agent:neutron.cmd.eventlet.agents.metadata; do
   n=${spec%%:*}; m=${spec#*:}
   printf '#!/usr/bin/python3\nimport sys\nfrom %s import main\nif __name__ == "__main__":\n    sys.exit(main())\n' \
     "$m" > "$LAB/shims/$n"
@@ -506,6 +541,8 @@ $(legacy_policy)
 EOF
 fi
 
+[ "$LAB_BOOT" = 1 ] && { boot_layout; boot_configs; }
+
 cat > "$LAB/clouds.yaml" <<EOF
 clouds:
   lab:
@@ -543,6 +580,9 @@ start() {
   local n=$1; shift
   nohup "$@" > "$LAB/log/$n.out" 2>&1 < /dev/null 9>&- &   # 9: the up.sh lock, not for daemons
   write_pidfile "$LAB/run/$n.pid" $!
+  # how it was started, for service.sh: neutron's agents and server rewrite their /proc/PID/cmdline
+  printf '%s\0' "$@" > "$LAB/run/$n.argv"
+  env -0 > "$LAB/run/$n.environ"
 }
 # alive NAME LOG...: fail with the log tails when the service's process is gone
 alive() {
@@ -610,6 +650,11 @@ KC=(--config-file "$LAB/etc/keystone/keystone.conf")
 NC=(--config-file "$LAB/etc/nova/nova.conf")
 NEC=(--config-file "$LAB/etc/neutron/neutron.conf" --config-file "$LAB/etc/neutron/plugins/ml2/ml2_conf.ini")
 CC=(--config-file "$LAB/etc/cinder/cinder.conf")
+if [ "$LAB_BOOT" = 1 ]; then   # the booting mode's overrides, read last
+  NC+=(--config-file "$LAB/etc/nova/nova-boot.conf")
+  NEC+=(--config-file "$LAB/etc/neutron/neutron-boot.conf" --config-file "$LAB/etc/neutron/plugins/ml2/ml2-boot.ini")
+  CC+=(--config-file "$LAB/etc/cinder/cinder-boot.conf")
+fi
 keystone_keys() {   # no database needed: in parallel with the schema migrations
   keystone-manage "${KC[@]}" fernet_setup --keystone-user root --keystone-group root
   keystone-manage "${KC[@]}" credential_setup --keystone-user root --keystone-group root
@@ -635,12 +680,16 @@ job placement placement-manage --config-file "$LAB/etc/placement/placement.conf"
 job neutron neutron-db-manage "${NEC[@]}" upgrade heads
 job nova nova_setup
 [ "$LAB_CINDER" = 1 ] && job cinder cinder-manage "${CC[@]}" db sync
+if [ "$LAB_BOOT" = 1 ]; then
+  job ceph ceph_setup
+  libvirt_start
+fi
 
 join keystone
 join keystone-keys
 start keystone uwsgi --ini "$LAB/etc/keystone/uwsgi.ini"
 wait_http keystone "$KS/v3" "$LAB/log/keystone-uwsgi.log" "$LAB/log/keystone-app.log"
-export LAB_SECRETS=$SECRETS LAB_CINDER
+export LAB_SECRETS=$SECRETS
 "$PY" "$LAB_SRC/lib/lab.py" catalog > "$LAB/log/setup-catalog.out" 2>&1 ||
   die "catalog (service users, endpoints, demo project) failed" "$LAB/log/setup-catalog.out" "$LAB/log/keystone-app.log"
 say "keystone catalog, service users and project demo created"
@@ -664,6 +713,7 @@ start neutron-server env PYTHONPATH="$LAB_SRC/pylib" PYTHONDONTWRITEBYTECODE=1 n
 
 if [ "$LAB_CINDER" = 1 ]; then
   join cinder
+  [ "$LAB_BOOT" = 1 ] && join ceph   # the RBD driver needs the pool and client.cinder's key
   for s in cinder-api cinder-scheduler cinder-volume; do start "$s" "$s" "${CC[@]}"; done
 fi
 
@@ -673,6 +723,12 @@ for s in nova-api nova-conductor nova-scheduler; do start "$s" "$s" "${NC[@]}"; 
 wait_http glance-api http://127.0.0.1:9292/ "$LAB/log/glance-api.log"
 wait_http placement http://127.0.0.1:8778/ "$LAB/log/placement-uwsgi.log" "$LAB/log/placement-app.log"
 wait_http neutron-server http://127.0.0.1:9696/ "$LAB/log/neutron-server.log"
+if [ "$LAB_BOOT" = 1 ]; then
+  agents_start
+  libvirt_wait
+  libvirt_secret
+  say "libvirtd answers ($LIBVIRT_URI), secret $RBD_SECRET_UUID holds client.cinder's key"
+fi
 # nova-compute pings nova-conductor at start and waits 10 s for a reply that never comes
 # when the conductor is not consuming yet: start it once the conductor runs.
 end=$(( $(date +%s) + WAIT ))
@@ -683,6 +739,7 @@ until grep -q 'Starting conductor node' "$LAB/log/nova-conductor.log" 2>/dev/nul
 done
 start nova-compute nova-compute "${NC[@]}"
 wait_http nova-api http://127.0.0.1:8774/ "$LAB/log/nova-api.log"
+[ "$LAB_BOOT" = 1 ] && wait_http nova-metadata http://127.0.0.1:8775/ "$LAB/log/nova-api.log"
 [ "$LAB_CINDER" = 1 ] && wait_http cinder-api http://127.0.0.1:8776/ "$LAB/log/cinder-api.log"
 
 # compute node: resource provider with inventory in placement + host mapped to cell1
@@ -712,10 +769,18 @@ if [ "$LAB_CINDER" = 1 ]; then
   say "cinder-volume registered"
 fi
 
+if [ "$LAB_BOOT" = 1 ]; then
+  agents_wait
+  say "neutron agents alive: linuxbridge, dhcp, l3, metadata"
+fi
 "$PY" "$LAB_SRC/lib/lab.py" seed > "$LAB/log/setup-seed.out" 2>&1 ||
   die "seeding flavors/networks/router failed" "$LAB/log/setup-seed.out" "$LAB/log/neutron-server.log"
 sed 's/^/    /' "$LAB/log/setup-seed.out"
 say "seeded flavors m1.tiny/m1.small, network public, demo's lab-net + lab-router"
+if [ "$LAB_BOOT" = 1 ]; then
+  network_wait
+  say "DHCP and router ports of lab-net/lab-router wired by the agents"
+fi
 
 mv "$LAB/run/features.pending" "$LAB/run/features"
 "$LAB_SRC/status.sh" > "$LAB/log/status.out" 2>&1 || die "status.sh does not pass right after start" "$LAB/log/status.out"

@@ -18,6 +18,55 @@ ALL_PORTS="5000 9292 8778 9696 8774 8776 5672 4369 25672"
 SERVICES_ALL="nova-compute nova-scheduler nova-conductor nova-api cinder-volume cinder-scheduler
   cinder-api neutron-server glance-api placement keystone rabbitmq rabbitmq-beam epmd mysqld"
 
+# Booting mode (LAB_BOOT=1, see lib/boot.sh): the whole lab runs inside ONE network namespace the lab
+# creates, so guests, bridges, taps, router namespaces' veths and guest addresses exist only there.
+# Its name is recorded in $LAB/netns (outside $LAB/run, which up.sh recreates) while it exists.
+LAB_NETNS=${LAB_NETNS:-jhvm-lab}
+# extra services of the booting lab (down.sh stops the agents with the OpenStack services, then the
+# guests, libvirtd and virtlogd, then Ceph, then MariaDB/RabbitMQ)
+SERVICES_BOOT="neutron-l3-agent neutron-dhcp-agent neutron-metadata-agent neutron-linuxbridge-agent
+  libvirtd virtlogd ceph-osd ceph-mgr ceph-mon"
+if [ -f "$LAB/netns" ] || [ "${LAB_BOOT:-0}" = 1 ]; then
+  SERVICES_ALL="nova-compute $SERVICES_BOOT ${SERVICES_ALL#nova-compute }"
+  API_PORTS="$API_PORTS nova-metadata:8775"
+  ALL_PORTS="$ALL_PORTS 8775 3300 6789"
+fi
+LIBVIRT_URI="qemu:///system?socket=$LAB/run/libvirt/libvirt-sock"
+export CEPH_CONF=$LAB/etc/ceph/ceph.conf
+
+# lab_netns: name of the booting lab's namespace when one exists for $LAB (empty otherwise)
+lab_netns() {
+  local n=''
+  [ -f "$LAB/netns" ] && read -r n < "$LAB/netns"
+  [ -n "$n" ] && [ -e "/run/netns/$n" ] && echo "$n"
+  return 0
+}
+# in_netns NAME: this process runs in network namespace NAME
+in_netns() {
+  [ -e "/run/netns/$1" ] && [ "$(stat -L -c %i "/run/netns/$1")" = "$(stat -L -c %i /proc/self/ns/net)" ]
+}
+# netns_exec NS CMD...: exec CMD in network namespace NS like `ip netns exec` does (a mount namespace of its
+# own where /sys shows NS's devices: the linuxbridge agent reads /sys/class/net), but keeping /run/netns
+# shared with the host: `ip netns exec` makes every mount a slave, so the namespaces the Neutron agents
+# create (qrouter-*, qdhcp-*) would exist only in the agents' mount namespace - `ip netns exec qrouter-...`
+# and down.sh could not enter them from the host ("setting the network namespace failed: Invalid argument").
+netns_exec() {
+  local ns=$1; shift
+  # /sys is made private before it is replaced, so nothing of this propagates to the host
+  # shellcheck disable=SC2016 # $0/$@ expand in the inner sh
+  exec nsenter --net="/run/netns/$ns" unshare --mount --propagation unchanged \
+    sh -c 'mount --make-rprivate /sys && umount -l /sys && mount -t sysfs "$0" /sys && exec "$@"' "$ns" "$@"
+}
+# enter_lab_netns ARGS...: re-run the calling script inside the booting lab's namespace (no-op in
+# fake mode or when already inside), so 127.0.0.1 means the lab's own loopback
+enter_lab_netns() {
+  local ns
+  ns=$(lab_netns)
+  [ -n "$ns" ] || return 0
+  in_netns "$ns" && return 0
+  netns_exec "$ns" "$BASH" "$0" "$@"   # through bash: service.sh has no exec bit
+}
+
 lab_t0=${lab_t0:-$(date +%s%N)}
 elapsed() { local n; n=$(date +%s%N); printf '%d.%d' $(( (n - lab_t0) / 1000000000 )) $(( (n - lab_t0) / 100000000 % 10 )); }
 say() { printf '[lab %6ss] %s\n' "$(elapsed)" "$*"; }
@@ -111,5 +160,5 @@ lab_nonloopback_listeners() {
   done
 }
 
-# features the running lab was started with (written by up.sh)
+# features the running lab was started with (written by up.sh): "cinder=0", "cinder=1", "cinder=1 boot=1"
 lab_features() { cat "$LAB/run/features" 2>/dev/null || true; }

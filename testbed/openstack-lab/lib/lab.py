@@ -24,7 +24,12 @@ def secrets():
 
 
 def cinder_enabled():
-    return os.environ.get('LAB_CINDER', '0') == '1'
+    return os.environ.get('LAB_CINDER', '0') == '1' or boot_mode()
+
+
+def boot_mode():
+    """LAB_BOOT=1: servers really boot (lib/boot.sh): lab-net gets DHCP from the DHCP agent."""
+    return os.environ.get('LAB_BOOT', '0') == '1'
 
 
 def amqp_ping():
@@ -93,7 +98,8 @@ def seed():
                                              is_public=True)
         print(f'flavor {fl.name}: {fl.vcpus} vcpu, {fl.ram} MiB, {fl.disk} GiB')
 
-    # external network: flat on "extnet", DB only - no agent, no DHCP, nothing ever routed
+    # external network: flat on "extnet"; fake mode: DB only - no agent, no DHCP, nothing ever
+    # routed; booting mode: extnet is the bridge br-ext (203.0.113.1/24) in the lab's namespace
     net = admin.network
     pub = net.find_network('public')
     if not pub:
@@ -112,7 +118,7 @@ def seed():
     lnet = dn.find_network('lab-net') or dn.create_network(name='lab-net')
     sub = dn.find_subnet('lab-subnet') or dn.create_subnet(
         name='lab-subnet', network_id=lnet.id, ip_version=4, cidr='198.51.100.0/24',
-        gateway_ip='198.51.100.1', is_dhcp_enabled=False,
+        gateway_ip='198.51.100.1', is_dhcp_enabled=boot_mode(),
         allocation_pools=[{'start': '198.51.100.10', 'end': '198.51.100.250'}])
     rt = dn.find_router('lab-router')
     if not rt:
@@ -122,7 +128,7 @@ def seed():
     seg = admin.network.get_network(lnet.id)
     print(f'network lab-net {lnet.id} ({seg.provider_network_type} '
           f'{seg.provider_physical_network}:{seg.provider_segmentation_id}), '
-          f'subnet {sub.cidr}, router lab-router {rt.id} -> public')
+          f'subnet {sub.cidr} (dhcp {sub.is_dhcp_enabled}), router lab-router {rt.id} -> public')
     print(f'seed done in {time.time() - t0:.1f}s')
 
 
