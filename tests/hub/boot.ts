@@ -1,5 +1,5 @@
 /**
- * Hub test guests, shared by tests/hub/hub-boot.test.ts and tests/hub/native-volume.test.ts: the hub test image
+ * Hub test guests of tests/hub/hub-boot.test.ts: the hub test image
  * (tests/hub/hub-image.ts) booted by the local target's driver (targets/local/driver.ts, qemu runner, TCG) with the
  * user-data the program renders (cloud-init/render.ts stackUserData, not a copy); the driver's create returns only
  * once <hubUrl>hub/api answers (local.waitForHub). A check that fails marks its hub, whose first-boot log and journal
@@ -14,8 +14,6 @@ import { REPO, freePort, keepTempDir, sh, tempDir } from "../support";
 import { hubImage, hubSettings } from "./hub-image";
 
 const TSX = path.join(REPO, "node_modules/tsx/dist/cli.mjs");
-/** The "Cinder volume" of a hub with a data volume: its virtio serial (what a volume's ID is to the guest). */
-const VOLUME_ID = "jhvm-data";
 const READY_TIMEOUT_S = Number(process.env.JHVM_HUB_READY_TIMEOUT ?? "1200");
 
 export interface Hub {
@@ -85,15 +83,14 @@ function shAsync(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<R
 
 /**
  * Builds (or finds cached) the hub test image for these hub settings (the program's Ansible variables → our roles)
- * and starts booting it with the program's user-data through the local driver, which waits for the hub; with
- * `volume`, the OpenStack target's user-data for a server with a data volume, the qcow2 attached as a virtio disk
- * whose serial is the "volume's" ID. Returns once the image is built;
- * the promise inside resolves when the hub answers.
+ * and starts booting it with the program's user-data (the OpenStack target's for a server without a data volume)
+ * through the local driver, which waits for the hub. Returns once the image is built; the promise inside resolves
+ * when the hub answers. (A server with a data volume boots on a real Nova: tests/e2e/openstack-boot.test.ts.)
  */
 export async function bootHub(
   name: string,
   hubOverrides: Record<string, unknown>,
-  opts: { password: string; volume?: string },
+  opts: { password: string },
 ): Promise<{ up: Promise<Hub> }> {
   const work = tempDir(`jhvm-hub-${name}-`);
   const hub = hubSettings(hubOverrides);
@@ -109,19 +106,11 @@ export async function bootHub(
     imagePath: image,
     imageSha256: sha256FileSync(image),
     imageFormat: "qcow2",
-    // the OpenStack target's user-data for a server with a data volume (targets/openstack/server.ts), or without
-    userData: stackUserData(
-      hub,
-      opts.password,
-      newPasswordSalt(),
-      opts.volume ? { dataVolume: { serial: VOLUME_ID } } : {},
-    ),
+    userData: stackUserData(hub, opts.password, newPasswordSalt()),
     accelerator: "tcg",
     ip: "",
     httpPort: port,
     dataDir: "",
-    // attached as a virtio disk with serial jhvm-data (= VOLUME_ID)
-    ...(opts.volume ? { dataDisk: opts.volume } : {}),
     memoryMb: 2048,
     cpus: 2,
     name: `jhvm-hub-${name}`,
@@ -189,11 +178,3 @@ export function finish(hub: Hub | undefined): void {
 
 /** The hub's base path (its URL's path). */
 export const base = (hub: Hub) => new URL(hub.url).pathname;
-
-/** A blank qcow2 "volume" (as a new Cinder volume is blank), in a scratch directory. */
-export function blankVolume(sizeGb = 2): string {
-  const volume = path.join(tempDir("jhvm-hub-volume-"), "volume.qcow2");
-  if (sh("qemu-img", ["create", "-q", "-f", "qcow2", volume, `${sizeGb}G`]).code !== 0)
-    throw new Error("qemu-img create failed");
-  return volume;
-}

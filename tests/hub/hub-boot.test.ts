@@ -9,7 +9,7 @@
 //  - tmp: anyone gets a throw-away user, a new one per visitor.
 // firstuse (the default) is checked through `pulumi up` in tests/e2e/local-hub.test.ts (login, refusals, the
 // admin's JupyterLab, R kernel, memory limit, culler, a replacement on a data disk); native with the OpenStack
-// user-data on a data volume, and its replacement, in tests/hub/native-volume.test.ts. The two hubs boot side by
+// target on a real Nova with a Cinder volume, and its replacement, in tests/e2e/openstack-boot.test.ts. The two hubs boot side by
 // side (a TCG guest's boot is mostly one Python process at a time, ~1.2 of this machine's 2 cores);
 // JHVM_HUB_ONLY=pam boots only that one. On a failed check the guest's first-boot log and journal are printed.
 // Needs root, QEMU, xorriso, ansible-playbook, Debian's mirror and PyPI (first image build ~3 min; then cached).

@@ -32,7 +32,7 @@ export const FIRSTUSE = {
 };
 
 /**
- * The "new image" of the replacement tests (local-hub, native-volume): an Ansible variable changed (the
+ * The "new image" of the replacement tests (local-hub, openstack-boot): an Ansible variable changed (the
  * culler's timeout, which the hub API shows) and R left out. The second of the two hub images a test run builds.
  */
 export const SECOND_IMAGE = { ...FIRSTUSE, idleTimeoutSeconds: 1700, installR: false };

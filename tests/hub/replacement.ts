@@ -6,8 +6,9 @@
  * files (same UIDs, stat checked), neither can read the other's home, a new visitor cannot claim "alice", a new user
  * gets a UID no old file carries, and the admin's password is the stack's (v2's). Run whole by
  * tests/e2e/local-hub.test.ts (firstuse, `pulumi up` of the local target with a data disk); its parts (newUser, login,
- * see) by tests/hub/native-volume.test.ts for what is native's own (its records and passwords in the hub's database
- * on the volume), where the identity checks above, the same whatever the authenticator, are not run twice.
+ * see) by tests/e2e/openstack-boot.test.ts (a server of the booting test OpenStack with a Cinder volume) for what is
+ * native's own (its records and passwords in the hub's database on the volume), where the identity checks above, the
+ * same whatever the authenticator, are not run twice.
  */
 import { randomBytes } from "crypto";
 import { Browser } from "./browser";
