@@ -110,7 +110,8 @@ mount --bind "$LAB/data/libvirt" /var/lib/libvirt
 mount --bind "$LAB/log/libvirt" /var/log/libvirt
 mount --bind "$LAB/etc/ceph" /etc/ceph
 virtlogd -d -f /etc/libvirt/virtlogd.conf -p "$LAB/run/virtlogd.pid"
-exec libvirtd -f /etc/libvirt/libvirtd.conf
+# its own pid file: the default /run/libvirtd.pid is the host's, held by any other libvirtd (another lab's)
+exec libvirtd -f /etc/libvirt/libvirtd.conf -p "$LAB/run/libvirtd.daemon.pid"
 EOF
   cat > "$LAB/etc/libvirt/secret.xml" <<EOF
 <secret ephemeral='no' private='no'>
