@@ -21,9 +21,20 @@ import {
   METADATA_GUARD,
   renderUserData,
   adminPasswordHash,
+  UserDataArgs,
 } from "../../cloud-init/render";
 import { tempDir } from "../support";
 
+/** a plain server's settings (the user-data's other keys do not matter here) */
+const BASE: UserDataArgs = {
+  hostname: "h",
+  dnsName: "",
+  letsencryptEmail: "",
+  baseUrl: "/",
+  authenticator: "firstuse",
+  adminUser: "admin",
+  adminPasswordHash: adminPasswordHash("correct-horse-battery-staple", "abcdefghijklmnopqrstuu"),
+};
 const VOLUME = "4f2a9c1e-7b3d-4e8a-9c6f-0d1e2f3a4b5c";
 const OTHER = "4f2a9c1e-7b3d-4e8a-ffff-000000000000"; // same first 20 characters: must not count as ours
 
@@ -91,18 +102,10 @@ describe("the data volume's lookup (every boot, before disk_setup)", () => {
   });
 
   it("the user-data runs it at every boot (bootcmd) with the volume's ID as an argument, and formats the link", () => {
-    const doc = yaml.load(
-      renderUserData({
-        hostname: "h",
-        dnsName: "",
-        letsencryptEmail: "",
-        baseUrl: "/",
-        authenticator: "firstuse",
-        adminUser: "admin",
-        adminPasswordHash: adminPasswordHash("correct-horse-battery-staple", "abcdefghijklmnopqrstuu"),
-        dataVolume: { serial: VOLUME },
-      }),
-    ) as { bootcmd: string[][]; fs_setup: { device: string }[] };
+    const doc = yaml.load(renderUserData({ ...BASE, dataVolume: { serial: VOLUME } })) as {
+      bootcmd: string[][];
+      fs_setup: { device: string }[];
+    };
     expect(doc.bootcmd[0]).toEqual([
       "sh",
       "-c",
@@ -117,17 +120,7 @@ describe("the data volume's lookup (every boot, before disk_setup)", () => {
 
 describe("the metadata guard (every boot, before the hub)", () => {
   const guard = () => {
-    const doc = yaml.load(
-      renderUserData({
-        hostname: "h",
-        dnsName: "",
-        letsencryptEmail: "",
-        baseUrl: "/",
-        authenticator: "firstuse",
-        adminUser: "admin",
-        adminPasswordHash: adminPasswordHash("correct-horse-battery-staple", "abcdefghijklmnopqrstuu"),
-      }),
-    ) as { write_files: { path: string; content: string }[] };
+    const doc = yaml.load(renderUserData(BASE)) as { write_files: { path: string; content: string }[] };
     const file = (p: string) => doc.write_files.find((f) => f.path === p)?.content ?? "";
     return { script: file(METADATA_GUARD.script), unit: file(METADATA_GUARD.unit) };
   };
